@@ -1,0 +1,4 @@
+# Copyright (c) 2026 The monai_ext authors. Licensed under the Apache License, Version 2.0.
+"""monai_ext.metrics."""
+
+from __future__ import annotations
