@@ -2,3 +2,19 @@
 """monai_ext.engines."""
 
 from __future__ import annotations
+
+from .loss_terms import LossTermsHandler
+from .prepare_batch import DualStreamPrepareBatch
+from .gan import SRGanDiscriminatorLoss, SRGanGeneratorLoss, SRGanTrainer, SRPrepareBatch, gan_loss_terms, gaussian_downsample
+from .paths import UnsafeOutputPathError, output_name_from_path, safe_output_path, sanitize_output_name
+from .checkpoint import (
+    AtomicCheckpointSaver, AtomicDiskSaver, CheckpointReadError, SafeCheckpointLoader, UnsafeCheckpointError,
+    atomic_torch_save, restore_objects, safe_load_checkpoint,
+)
+from .seeding import EpochSeedHandler, epoch_seed, make_generator, seed_everything, seed_worker
+from .resume import CheckpointInfo, ResumeFromCheckpoint, find_checkpoints, find_latest_checkpoint
+from .nonfinite import NonFiniteLossError, NonFiniteLossHandler, batch_names
+from .folder_inference import (
+    FolderInferenceError, FolderInferenceReport, InferenceFailure, PNGPredictionWriter, list_image_files,
+    run_folder_inference,
+)

@@ -2,3 +2,12 @@
 """monai_ext.losses."""
 
 from __future__ import annotations
+from .class_balanced_ce import ClassBalancedCELoss
+from .dual_stream import DualStreamLoss
+from .rmi import RMILoss
+from .ssim import SSIMLoss
+from .saliency import LocalSaliencyLoss, SaliencyWeightedMSELoss
+from .vgg_feature import VGGFeatureLoss
+from .sample_affinity import RankLoss, SampleAffinityConsistencyLoss, SampleAffinityRegularizationLoss
+from .distillation import RecursionDistillationLoss
+from .sai_diagnosis import SAIDiagnosisLoss

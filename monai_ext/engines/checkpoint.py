@@ -1,0 +1,289 @@
+# Copyright (c) 2026 The monai_ext authors. Licensed under the Apache License, Version 2.0.
+"""Safe checkpoint loading and atomic checkpoint writing.
+
+* :func:`safe_load_checkpoint` loads with ``torch.load(weights_only=True)``, so unpickling can never run code, and
+  then refuses any checkpoint that holds something other than tensors, numbers, strings and plain containers,
+  with an :class:`UnsafeCheckpointError` naming the file and the offending type.
+* :class:`SafeCheckpointLoader` is a drop-in replacement for MONAI's ``CheckpointLoader`` built on it.
+* :class:`AtomicCheckpointSaver` is MONAI's ``CheckpointSaver`` (same arguments: keep the last ``n_saved``
+  interval checkpoints, the best ``key_metric_n_saved`` by the key metric, a final one) whose files are written
+  atomically. MONAI's own saver passes ``atomic=False`` to ignite's ``DiskSaver`` (to keep group/other read
+  permission), so a crash during ``torch.save`` leaves a truncated file under the final name and, with a fixed
+  ``key_metric_filename`` such as ``model.pt``, the previous best model is deleted before the new one is written.
+  Here every file is written to a hidden temporary file in the same folder, flushed to disk and renamed over the
+  final name, so a reader sees either the old complete file or the new complete file.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import re
+import uuid
+import warnings
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+from ignite.engine import Engine
+from ignite.handlers import Checkpoint
+from ignite.handlers.checkpoint import BaseSaveHandler
+from monai.handlers import CheckpointLoader, CheckpointSaver
+from monai.networks.utils import copy_model_state
+
+__all__ = [
+    "UnsafeCheckpointError",
+    "CheckpointReadError",
+    "safe_load_checkpoint",
+    "restore_objects",
+    "SafeCheckpointLoader",
+    "atomic_torch_save",
+    "AtomicDiskSaver",
+    "AtomicCheckpointSaver",
+    "TEMP_PREFIX",
+]
+
+#: prefix of the temporary files written by :func:`atomic_torch_save` (hidden, never matched as a checkpoint).
+TEMP_PREFIX = ".tmp-"
+_SAFE_LEAVES = (torch.Tensor, bool, int, float, complex, str, bytes, type(None), torch.dtype, torch.device)
+_SAFE_CONTAINERS = (dict, list, tuple, set, frozenset)  # OrderedDict and torch.Size are subclasses
+_GLOBAL_RE = re.compile(r"GLOBAL ([\w.]+)")
+
+
+class UnsafeCheckpointError(ValueError):
+    """A checkpoint holds objects other than tensors, numbers, strings and plain containers."""
+
+
+class CheckpointReadError(ValueError):
+    """A checkpoint file cannot be read: missing, empty, truncated or not a PyTorch checkpoint."""
+
+
+def _find_unsafe(obj: Any) -> tuple[str, str] | None:
+    """(where, type name) of the first object that is not a safe leaf or plain container, or None."""
+    stack: list[tuple[str, Any]] = [("", obj)]
+    seen: set[int] = set()
+    while stack:
+        where, item = stack.pop()
+        if isinstance(item, _SAFE_LEAVES):
+            continue
+        if not isinstance(item, _SAFE_CONTAINERS):
+            return where or "<top level>", f"{type(item).__module__}.{type(item).__qualname__}"
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
+        if isinstance(item, dict):
+            for key, value in item.items():
+                if not isinstance(key, (str, int, float, bool, type(None), tuple)):
+                    return f"{where}[{key!r}]", f"key of type {type(key).__module__}.{type(key).__qualname__}"
+                stack.append((f"{where}[{key!r}]", value))
+        else:
+            stack.extend((f"{where}[{i}]", value) for i, value in enumerate(item))
+    return None
+
+
+def safe_load_checkpoint(path: str | os.PathLike, map_location: Any = "cpu", mmap: bool = False) -> Any:
+    """Load a checkpoint without ever executing code from it.
+
+    The file is read with ``torch.load(weights_only=True)``: its restricted unpickler only builds tensors and a
+    short list of plain types, so a malicious pickle cannot run code. The result is then walked and anything that
+    is not a tensor, number, string, bytes, ``None``, ``torch.dtype``/``torch.device`` or a dict/list/tuple/set of
+    those is refused (this also catches types that other code allowed with ``torch.serialization.add_safe_globals``).
+
+    Args:
+        path: the checkpoint file.
+        map_location: passed to ``torch.load`` (default ``"cpu"``).
+        mmap: memory-map the tensors instead of reading them (cheap inspection of large checkpoints).
+
+    Returns:
+        The loaded object, e.g. a state_dict or ``{"model": state_dict, "optimizer": ..., "trainer": ...}``.
+
+    Raises:
+        UnsafeCheckpointError: the file holds anything else (pickled classes, functions, numpy arrays, ...).
+        CheckpointReadError: the file is missing, empty, truncated or not a PyTorch checkpoint.
+    """
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise CheckpointReadError(f"checkpoint {path!r} does not exist or is not a file")
+    try:
+        checkpoint = torch.load(path, map_location=map_location, weights_only=True, mmap=mmap)
+    except pickle.UnpicklingError as exc:
+        if "Weights only load failed" not in str(exc):
+            raise CheckpointReadError(f"checkpoint {path!r} cannot be read ({exc}); it is not a PyTorch checkpoint")
+        found = _GLOBAL_RE.search(str(exc))
+        what = found.group(1) if found else "a non-tensor object"
+        raise UnsafeCheckpointError(
+            f"checkpoint {path!r} was refused: it holds {what}, but only tensors, numbers, strings and plain "
+            "containers are loaded (torch.load weights_only=True). Load only checkpoints you trust; re-save a "
+            "trusted one as a plain state_dict with torch.save(model.state_dict(), path)."
+        ) from None
+    except (RuntimeError, EOFError, KeyError, ValueError, OSError) as exc:
+        detail = str(exc).split(". ")[0] or type(exc).__name__
+        raise CheckpointReadError(
+            f"checkpoint {path!r} cannot be read ({detail}); it is empty, truncated (e.g. an interrupted save) "
+            "or not a PyTorch checkpoint"
+        ) from exc
+    unsafe = _find_unsafe(checkpoint)
+    if unsafe is not None:
+        where, type_name = unsafe
+        raise UnsafeCheckpointError(
+            f"checkpoint {path!r} was refused: {where} holds {type_name}, but only tensors, numbers, strings and "
+            "plain containers are accepted. Load only checkpoints you trust."
+        )
+    return checkpoint
+
+
+def restore_objects(
+    engine: Engine | None,
+    checkpoint: Mapping,
+    load_dict: dict,
+    strict: bool = True,
+    strict_shape: bool = True,
+    source: str = "checkpoint",
+) -> None:
+    """Load ``checkpoint`` into the objects of ``load_dict`` the way MONAI's ``CheckpointLoader`` does.
+
+    A bare state_dict is accepted for a single-entry ``load_dict``. The engine's ``max_epochs`` is kept (a
+    resumed run may train longer than the run that saved the checkpoint).
+
+    Raises:
+        ValueError: the checkpoint's epoch is beyond the engine's ``max_epochs``.
+    """
+    first_key = next(iter(load_dict))
+    if len(load_dict) == 1 and (not isinstance(checkpoint, Mapping) or first_key not in checkpoint):
+        checkpoint = {first_key: checkpoint}
+    load_dict = dict(load_dict)
+    if not strict_shape:
+        checkpoint = dict(checkpoint)
+        for key in list(load_dict):
+            if isinstance(load_dict[key], torch.nn.Module):
+                checkpoint[key] = copy_model_state(load_dict[key], checkpoint[key], inplace=False)[0]
+            else:
+                warnings.warn(f"strict_shape=False: only networks are loaded from {source}, skipping {key!r}.")
+                load_dict.pop(key)
+        strict = False
+    prior_max_epochs = engine.state.max_epochs if engine is not None else None
+    Checkpoint.load_objects(to_load=load_dict, checkpoint=checkpoint, strict=strict)
+    if engine is not None:
+        if prior_max_epochs is not None and engine.state.epoch > prior_max_epochs:
+            raise ValueError(
+                f"{source} was saved at epoch {engine.state.epoch}, beyond max_epochs={prior_max_epochs} of this "
+                "run; set max_epochs larger than the checkpoint's epoch to train further."
+            )
+        engine.state.max_epochs = prior_max_epochs
+
+
+class SafeCheckpointLoader(CheckpointLoader):
+    """MONAI ``CheckpointLoader`` that reads through :func:`safe_load_checkpoint`.
+
+    Same arguments and behaviour as ``monai.handlers.CheckpointLoader`` (attach to any engine; loads at
+    ``Events.STARTED``; a bare state_dict is accepted for ``load_dict={"model": net}``), but a checkpoint holding
+    anything except tensors and plain containers is refused with :class:`UnsafeCheckpointError`, and an
+    unreadable file gives a :class:`CheckpointReadError` naming it. Usable in bundle configs as
+    ``{"_target_": "monai_ext.engines.SafeCheckpointLoader", "load_path": ..., "load_dict": {"model": "@network"}}``.
+    """
+
+    def __call__(self, engine: Engine) -> None:
+        checkpoint = safe_load_checkpoint(self.load_path, map_location=self.map_location)
+        restore_objects(engine, checkpoint, self.load_dict, self.strict, self.strict_shape, source=self.load_path)
+        self.logger.info(f"Restored all variables from {self.load_path}")
+
+
+def _fsync_dir(folder: str) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def atomic_torch_save(obj: Any, path: str | os.PathLike, **kwargs: Any) -> None:
+    """``torch.save`` that replaces ``path`` only once the new file is complete.
+
+    The object is written to a hidden temporary file in the same folder, flushed and fsynced, then renamed over
+    ``path`` (``os.replace`` is atomic on POSIX and Windows). On any error the temporary file is removed and
+    ``path`` is untouched. The file gets the usual ``0o666 & ~umask`` permissions.
+
+    Args:
+        obj: what to save.
+        path: the final file name.
+        kwargs: passed to ``torch.save``.
+    """
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    tmp = os.path.join(folder, f"{TEMP_PREFIX}{uuid.uuid4().hex}-{os.path.basename(path)}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        with os.fdopen(fd, "wb") as stream:
+            torch.save(obj, stream, **kwargs)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+    _fsync_dir(folder)
+
+
+class AtomicDiskSaver(BaseSaveHandler):
+    """ignite save handler writing with :func:`atomic_torch_save`, optionally always to one fixed file name.
+
+    With a fixed ``filename`` the previous file is not deleted before saving (ignite's ``Checkpoint`` asks for the
+    removal first): the atomic rename replaces it, so the old file stays valid until the new one is complete.
+    Removing a file that is already gone is not an error.
+    """
+
+    def __init__(self, dirname: str | os.PathLike, filename: str | None = None, **kwargs: Any) -> None:
+        self.dirname = os.fspath(dirname)
+        self.filename = filename
+        self.kwargs = kwargs
+        os.makedirs(self.dirname, exist_ok=True)
+
+    def __call__(self, checkpoint: Mapping, filename: str, metadata: Mapping | None = None) -> None:
+        atomic_torch_save(checkpoint, os.path.join(self.dirname, self.filename or filename), **self.kwargs)
+
+    def remove(self, filename: str) -> None:
+        if self.filename is not None:
+            return  # the next save replaces the fixed file atomically
+        path = os.path.join(self.dirname, filename)
+        if os.path.exists(path):
+            os.remove(path)
+
+
+class AtomicCheckpointSaver(CheckpointSaver):
+    """MONAI ``CheckpointSaver`` whose checkpoint files are written atomically (write, fsync, rename).
+
+    All arguments are those of ``monai.handlers.CheckpointSaver``; the ones that decide what is kept:
+
+    * ``save_interval=1, epoch_level=True, n_saved=N``: a checkpoint every epoch (``checkpoint_epoch=E.pt``), only
+      the last ``N`` kept; ``epoch_level=False`` counts iterations (``checkpoint_iteration=I.pt``).
+    * ``save_key_metric=True, key_metric_n_saved=K``: the ``K`` best by the engine's key metric
+      (``checkpoint_key_metric=0.8123.pt``), or the single best under ``key_metric_filename`` (e.g. ``model.pt``).
+      Attach it to the evaluator for a validation metric.
+    * ``save_final=True``: ``checkpoint_final_iteration=I.pt`` when the run completes or raises.
+
+    Args:
+        engine_key: when set (e.g. ``"trainer"``), the engine this handler is attached to is added to ``save_dict``
+            under that key, so a bundle config can save the trainer state without referring to the trainer from
+            its own handler list (which would be a circular reference).
+        args, kwargs: passed to ``monai.handlers.CheckpointSaver``.
+    """
+
+    def __init__(self, *args: Any, engine_key: str | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.engine_key = engine_key
+        for checkpoint in (self._final_checkpoint, self._key_metric_checkpoint, self._interval_checkpoint):
+            if checkpoint is not None:
+                fixed = getattr(checkpoint.save_handler, "filename", None)
+                checkpoint.save_handler = AtomicDiskSaver(self.save_dir, filename=fixed)
+
+    def attach(self, engine: Engine) -> None:
+        if self.engine_key is not None:
+            self.save_dict[self.engine_key] = engine  # the ignite Checkpoint objects share this dict
+        super().attach(engine)
+

@@ -1,0 +1,428 @@
+# Copyright (c) 2026 The monai_ext authors. Licensed under the Apache License, Version 2.0.
+"""Adversarial super-resolution training: (LR, HR) batch preparation, generator/discriminator losses, trainer.
+
+Mahapatra, Bozorgtabar, Hewavitharanage, Garnavi, MICCAI 2017 (arXiv:1710.04783), on top of SRGAN (Ledig et al.,
+CVPR 2017): the generator minimises a content loss (saliency-weighted MSE + VGG16 ``relu4_1`` feature loss + local
+saliency loss) plus ``0.01`` times the adversarial loss ``-log D(G(LR))``; the discriminator minimises
+``-log D(HR) - log(1 - D(G(LR)))``. Both adversarial terms are binary cross-entropies on logits.
+
+MONAI's ``GanTrainer`` is built for latent-code GANs (its generator loss sees only the generated images), so the
+conditional SR GAN runs on :class:`SRGanTrainer`, a MONAI ``Trainer`` (an ignite ``Engine``) with the same handler
+support: ``CheckpointSaver``/``CheckpointLoader``, ``StatsHandler``, ``TensorBoardStatsHandler``, ``MLFlowHandler``,
+validation handlers. The MSE pre-training stage uses MONAI's ``SupervisedTrainer`` with :class:`SRPrepareBatch`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from monai.engines import Trainer
+from monai.engines.utils import PrepareBatch, default_metric_cmp_fn
+from monai.utils import CommonKeys, GanKeys, IgniteInfo, min_version, optional_import
+from torch.nn.modules.loss import _Loss
+
+from monai_ext.losses.saliency import LocalSaliencyLoss, SaliencyWeightedMSELoss
+from monai_ext.losses.vgg_feature import VGGFeatureLoss
+
+if TYPE_CHECKING:
+    from ignite.metrics import Metric
+else:
+    Metric, _ = optional_import("ignite.metrics", IgniteInfo.OPT_IMPORT_VERSION, min_version, "Metric")
+
+__all__ = [
+    "gaussian_downsample",
+    "SRPrepareBatch",
+    "SRGanGeneratorLoss",
+    "SRGanDiscriminatorLoss",
+    "SRGanTrainer",
+    "gan_loss_terms",
+]
+
+logger = logging.getLogger(__name__)
+
+
+def gaussian_downsample(image: torch.Tensor, factor: int, sigma: float | None = None) -> torch.Tensor:
+    """Gaussian blur then subsampling by ``factor`` of a batch (N, C, H, W), as in Mahapatra et al.
+
+    Same convention as :class:`monai_ext.transforms.LowResolutionPaird` with ``method="gaussian"``: sigma
+    ``factor / 2`` HR pixels by default, reflect padding, samples taken at ``factor // 2 + k * factor``.
+
+    Args:
+        image: batch (N, C, H, W) with H and W divisible by ``factor``.
+        factor: integer downsampling factor (1 returns the input).
+        sigma: Gaussian sigma in input pixels.
+
+    Returns:
+        batch (N, C, H / factor, W / factor).
+
+    Raises:
+        ValueError: for a non-4D input, a factor < 1 or a size not divisible by the factor.
+    """
+    if image.ndim != 4:
+        raise ValueError(f"gaussian_downsample expects (N, C, H, W), got {tuple(image.shape)}.")
+    factor = int(factor)
+    if factor < 1:
+        raise ValueError(f"factor must be a positive integer, got {factor}.")
+    if factor == 1:
+        return image
+    h, w = image.shape[-2:]
+    if h % factor or w % factor:
+        raise ValueError(f"image size {(h, w)} is not divisible by the downsampling factor {factor}.")
+    sigma = factor / 2 if sigma is None else float(sigma)
+    radius = max(1, int(round(3 * sigma)))
+    t = torch.arange(-radius, radius + 1, dtype=image.dtype, device=image.device)
+    kernel = torch.exp(-0.5 * (t / sigma) ** 2)
+    kernel = kernel / kernel.sum()
+    c = image.shape[1]
+    x = F.pad(image, (radius, radius, radius, radius), mode="reflect")
+    x = F.conv2d(x, kernel.view(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c)
+    x = F.conv2d(x, kernel.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
+    offset = factor // 2
+    return x[:, :, offset::factor, offset::factor].contiguous()
+
+
+def _tensor(value: Any) -> torch.Tensor:
+    value = torch.as_tensor(value)
+    return value.as_tensor() if hasattr(value, "as_tensor") else value
+
+
+class SRPrepareBatch(PrepareBatch):
+    """Turn a collated batch into ``(lr, hr)`` for ``SupervisedTrainer`` (MSE stage) and :class:`SRGanTrainer`.
+
+    The LR input is ``batch[lr_key]`` (e.g. made by ``LowResolutionPaird``) or, with ``scale_factor``, made on the
+    fly from the HR image by :func:`gaussian_downsample`. For the literal cascade of x2 generators, stage k is
+    trained with ``input_network`` = the frozen stages 1..k-1 (applied to the LR input without gradient) and
+    ``target_scale_factor = 2**(K-k)`` (the HR target downsampled to the output size of stage k).
+
+    Args:
+        lr_key: key of the LR image in the batch.
+        hr_key: key of the HR image in the batch.
+        scale_factor: when given, the LR input is always made from HR by Gaussian blur + subsampling by it.
+        blur_sigma: Gaussian sigma of the on-the-fly degradations (default ``factor / 2``).
+        input_network: optional module applied to the LR input under ``torch.no_grad`` (frozen earlier stages).
+        target_scale_factor: downsampling of the HR target (1: the HR image itself).
+    """
+
+    def __init__(
+        self,
+        lr_key: str = "image",
+        hr_key: str = "hr_image",
+        scale_factor: int | None = None,
+        blur_sigma: float | None = None,
+        input_network: nn.Module | Callable[[torch.Tensor], torch.Tensor] | None = None,
+        target_scale_factor: int = 1,
+    ) -> None:
+        self.lr_key = lr_key
+        self.hr_key = hr_key
+        self.scale_factor = None if scale_factor is None else int(scale_factor)
+        self.blur_sigma = blur_sigma
+        self.input_network = input_network
+        self.target_scale_factor = int(target_scale_factor)
+
+    def __call__(
+        self,
+        batchdata: Mapping[str, Any],
+        device: str | torch.device | None = None,
+        non_blocking: bool = False,
+        **kwargs: Any,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.hr_key not in batchdata:
+            raise KeyError(f"The batch has no {self.hr_key!r} entry (HR target); it has {sorted(batchdata)}.")
+        hr = _tensor(batchdata[self.hr_key]).to(device=device, non_blocking=non_blocking, **kwargs)
+        if self.scale_factor is not None:
+            lr = gaussian_downsample(hr, self.scale_factor, self.blur_sigma)
+        elif self.lr_key in batchdata:
+            lr = _tensor(batchdata[self.lr_key]).to(device=device, non_blocking=non_blocking, **kwargs)
+        else:
+            raise KeyError(
+                f"The batch has no {self.lr_key!r} entry (LR input) and no scale_factor was given to make it; "
+                f"it has {sorted(batchdata)}."
+            )
+        if self.input_network is not None:
+            with torch.no_grad():
+                lr = self.input_network(lr)
+        if self.target_scale_factor > 1:
+            hr = gaussian_downsample(hr, self.target_scale_factor, self.blur_sigma)
+        return lr, hr
+
+
+def _bce_with_logits(logits: torch.Tensor, real: bool, reduction: str) -> torch.Tensor:
+    target = torch.ones_like(logits) if real else torch.zeros_like(logits)
+    return F.binary_cross_entropy_with_logits(logits, target, reduction=reduction)
+
+
+class SRGanGeneratorLoss(_Loss):
+    """Generator loss ``content + adversarial_weight * BCE(D(G(LR)), 1)`` of Mahapatra et al. (MICCAI 2017).
+
+    ``content = mse_weight * SaliencyWeightedMSE + vgg_weight * VGG16_relu4_1 + saliency_weight * LocalSaliency``.
+    The paper states the terms without weights (all 1) and the adversarial weight 0.01. The VGG term is active only
+    with pretrained weights (``vgg_weights_path`` or a ready ``vgg_loss``); otherwise it is off, which is logged.
+    Without ``fake_logits`` (MSE-style pre-training or validation) the adversarial term is skipped. The latest
+    values of the terms are kept, detached, in ``last_terms`` (for :class:`~monai_ext.engines.LossTermsHandler`).
+
+    Args:
+        mse_weight: weight of the saliency-weighted MSE (eq. 7).
+        vgg_weight: weight of the VGG16 feature loss.
+        saliency_weight: weight of the local saliency loss (eq. 9).
+        adversarial_weight: weight of the adversarial term (paper: 0.01; the co-author code: 10).
+        intensity_range: ``(low, high)`` of the image normalisation (saliency bins, VGG input normalisation).
+        weight_offset: constant added to the saliency weights of the MSE (0 = paper).
+        vgg_weights_path: local VGG16 weights file; ``None`` switches the VGG term off.
+        vgg_loss: a ready VGG feature loss module (takes precedence over ``vgg_weights_path``).
+        reduction: ``"mean"`` or ``"sum"``, passed to every term (a composite of differently shaped terms has no
+            ``"none"``).
+
+    Raises:
+        ValueError: for an invalid reduction or a negative weight.
+    """
+
+    def __init__(
+        self,
+        mse_weight: float = 1.0,
+        vgg_weight: float = 1.0,
+        saliency_weight: float = 1.0,
+        adversarial_weight: float = 0.01,
+        intensity_range: Sequence[float] = (0.0, 1.0),
+        weight_offset: float = 0.0,
+        vgg_weights_path: str | os.PathLike | None = None,
+        vgg_loss: nn.Module | None = None,
+        reduction: str = "mean",
+    ) -> None:
+        if reduction not in ("mean", "sum"):
+            raise ValueError(
+                f"reduction must be 'mean' or 'sum' for the composite generator loss, got {reduction!r}."
+            )
+        super().__init__(reduction=reduction)
+        for name, value in (
+            ("mse_weight", mse_weight),
+            ("vgg_weight", vgg_weight),
+            ("saliency_weight", saliency_weight),
+            ("adversarial_weight", adversarial_weight),
+        ):
+            if value < 0:
+                raise ValueError(f"{name} must be non-negative, got {value}.")
+        self.mse_weight = float(mse_weight)
+        self.vgg_weight = float(vgg_weight)
+        self.saliency_weight = float(saliency_weight)
+        self.adversarial_weight = float(adversarial_weight)
+        intensity_range = tuple(float(v) for v in intensity_range)
+        self.saliency_mse = SaliencyWeightedMSELoss(
+            weight_offset=weight_offset, reduction=reduction, intensity_range=intensity_range
+        )
+        self.saliency_loss = LocalSaliencyLoss(reduction=reduction, intensity_range=intensity_range)
+        if vgg_loss is None and vgg_weights_path is not None and self.vgg_weight > 0:
+            vgg_loss = VGGFeatureLoss(weights_path=vgg_weights_path, input_range=intensity_range, reduction=reduction)
+        self.vgg_loss = vgg_loss
+        if self.vgg_loss is None and self.vgg_weight > 0:
+            logger.info("SRGanGeneratorLoss: no VGG16 weights given, the VGG feature term is off.")
+        self.last_terms: dict[str, torch.Tensor] = {}
+
+    def forward(
+        self,
+        input: torch.Tensor,
+        target: torch.Tensor,
+        fake_logits: torch.Tensor | None = None,
+        saliency: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """
+        Args:
+            input: super-resolved batch G(LR), (N, C, H, W).
+            target: HR batch (N, C, H, W).
+            fake_logits: discriminator logits of ``input``; ``None`` skips the adversarial term.
+            saliency: optional precomputed saliency of the target for the weighted MSE.
+
+        Returns:
+            the scalar generator loss.
+        """
+        terms: dict[str, torch.Tensor] = {}
+        total = input.new_zeros(())
+        if self.mse_weight > 0:
+            terms["saliency_mse"] = self.saliency_mse(input, target, saliency)
+            total = total + self.mse_weight * terms["saliency_mse"]
+        if self.vgg_loss is not None and self.vgg_weight > 0:
+            terms["vgg"] = self.vgg_loss(input, target)
+            total = total + self.vgg_weight * terms["vgg"]
+        if self.saliency_weight > 0:
+            terms["saliency"] = self.saliency_loss(input, target)
+            total = total + self.saliency_weight * terms["saliency"]
+        if fake_logits is not None and self.adversarial_weight > 0:
+            terms["adversarial"] = _bce_with_logits(fake_logits, True, self.reduction)
+            total = total + self.adversarial_weight * terms["adversarial"]
+        self.last_terms = {k: v.detach() for k, v in terms.items()}
+        return total
+
+
+class SRGanDiscriminatorLoss(_Loss):
+    """Discriminator loss ``BCE(D(HR), 1) + BCE(D(G(LR)), 0)`` on logits.
+
+    Args:
+        reduction: ``"mean"``, ``"sum"`` or ``"none"`` (then the (N, 1) real and fake terms are added elementwise).
+
+    Raises:
+        ValueError: for an invalid reduction.
+    """
+
+    def __init__(self, reduction: str = "mean") -> None:
+        if reduction not in ("mean", "sum", "none"):
+            raise ValueError(f"reduction must be one of ('mean', 'sum', 'none'), got {reduction!r}.")
+        super().__init__(reduction=reduction)
+
+    def forward(self, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+        """
+        Args:
+            real_logits: discriminator logits of HR images.
+            fake_logits: discriminator logits of generated images (detached from the generator).
+        """
+        real = _bce_with_logits(real_logits, True, self.reduction)
+        return real + _bce_with_logits(fake_logits, False, self.reduction)
+
+
+def gan_loss_terms(output: Mapping[str, Any]) -> dict[str, Any]:
+    """The scalar losses of an :class:`SRGanTrainer` iteration output, as a dict for ``StatsHandler``,
+    ``TensorBoardStatsHandler`` and ``MLFlowHandler`` (``output_transform``)."""
+    if isinstance(output, Sequence) and output and isinstance(output[0], Mapping):
+        output = output[0]
+    return {k: output[k] for k in (GanKeys.GLOSS, GanKeys.DLOSS) if k in output}
+
+
+class SRGanTrainer(Trainer):
+    """Conditional GAN trainer for super-resolution on the MONAI/ignite workflow.
+
+    Each iteration: ``(lr, hr) = prepare_batch(batch)``, ``sr = G(lr)``; ``d_train_steps`` discriminator updates on
+    ``d_loss_function(D(hr), D(sr.detach()))``; one generator update on ``g_loss_function(sr, hr, D(sr))``.
+    The iteration output holds ``image`` (LR), ``label`` (HR), ``pred`` (SR, detached), ``g_loss``, ``d_loss`` and
+    ``loss`` (= ``g_loss``) as detached tensors, so nothing is synchronised with the host per iteration.
+
+    Args:
+        device: device of the training.
+        max_epochs: number of epochs.
+        train_data_loader: loader of dict batches.
+        g_network: generator (LR -> SR).
+        g_optimizer: generator optimiser.
+        g_loss_function: ``(sr, hr, fake_logits) -> loss``, e.g. :class:`SRGanGeneratorLoss`.
+        d_network: discriminator (image -> logits).
+        d_optimizer: discriminator optimiser.
+        d_loss_function: ``(real_logits, fake_logits) -> loss``, e.g. :class:`SRGanDiscriminatorLoss`.
+        epoch_length: iterations per epoch (default: the loader length).
+        prepare_batch: batch -> ``(lr, hr)``; default :class:`SRPrepareBatch`.
+        d_train_steps: discriminator updates per iteration.
+        non_blocking: non-blocking host-to-device copies.
+        iteration_update: replaces the iteration function (MONAI convention).
+        postprocessing: post transforms applied to the output.
+        key_train_metric: ignite metric(s) computed on the training output.
+        additional_metrics: more ignite metrics.
+        metric_cmp_fn: comparison of the key metric values.
+        train_handlers: MONAI/ignite handlers (checkpoints, stats, TensorBoard, MLflow ...).
+        amp: automatic mixed precision (autocast + one ``GradScaler`` per optimiser) on CUDA.
+        decollate: decollate the output into per-sample dicts (default False: the output stays a dict).
+        optim_set_to_none: ``zero_grad(set_to_none=...)``.
+        to_kwargs: extra arguments of ``Tensor.to``.
+        amp_kwargs: arguments of ``torch.autocast``.
+    """
+
+    def __init__(
+        self,
+        device: str | torch.device,
+        max_epochs: int,
+        train_data_loader: Any,
+        g_network: nn.Module,
+        g_optimizer: torch.optim.Optimizer,
+        g_loss_function: Callable,
+        d_network: nn.Module,
+        d_optimizer: torch.optim.Optimizer,
+        d_loss_function: Callable,
+        epoch_length: int | None = None,
+        prepare_batch: Callable | None = None,
+        d_train_steps: int = 1,
+        non_blocking: bool = False,
+        iteration_update: Callable | None = None,
+        postprocessing: Callable | None = None,
+        key_train_metric: dict[str, Metric] | None = None,
+        additional_metrics: dict[str, Metric] | None = None,
+        metric_cmp_fn: Callable = default_metric_cmp_fn,
+        train_handlers: Sequence | None = None,
+        amp: bool = False,
+        decollate: bool = False,
+        optim_set_to_none: bool = False,
+        to_kwargs: dict | None = None,
+        amp_kwargs: dict | None = None,
+    ) -> None:
+        if d_train_steps < 1:
+            raise ValueError(f"d_train_steps must be at least 1, got {d_train_steps}.")
+        super().__init__(
+            device=device,
+            max_epochs=max_epochs,
+            data_loader=train_data_loader,
+            epoch_length=epoch_length,
+            non_blocking=non_blocking,
+            prepare_batch=SRPrepareBatch() if prepare_batch is None else prepare_batch,
+            iteration_update=iteration_update,
+            postprocessing=postprocessing,
+            key_metric=key_train_metric,
+            additional_metrics=additional_metrics,
+            metric_cmp_fn=metric_cmp_fn,
+            handlers=train_handlers,
+            amp=amp,
+            decollate=decollate,
+            to_kwargs=to_kwargs,
+            amp_kwargs=amp_kwargs,
+        )
+        self.g_network = g_network
+        self.g_optimizer = g_optimizer
+        self.g_loss_function = g_loss_function
+        self.d_network = d_network
+        self.d_optimizer = d_optimizer
+        self.d_loss_function = d_loss_function
+        self.d_train_steps = int(d_train_steps)
+        self.optim_set_to_none = optim_set_to_none
+        use_scaler = amp and torch.device(device).type == "cuda"
+        self.g_scaler = torch.amp.GradScaler("cuda", enabled=use_scaler)
+        self.d_scaler = torch.amp.GradScaler("cuda", enabled=use_scaler)
+
+    def _autocast(self, engine: SRGanTrainer) -> Any:
+        device_type = torch.device(engine.state.device).type if engine.state.device is not None else "cpu"
+        return torch.autocast(device_type, enabled=engine.amp, **engine.amp_kwargs)
+
+    def _iteration(self, engine: SRGanTrainer, batchdata: dict | Sequence) -> dict[str, Any]:
+        """One discriminator and generator update (MONAI ``Trainer`` iteration callback)."""
+        if batchdata is None:
+            raise ValueError("must provide batch data for current iteration.")
+        lr, hr = engine.prepare_batch(batchdata, engine.state.device, engine.non_blocking, **engine.to_kwargs)
+        engine.g_network.train()
+        engine.d_network.train()
+        with self._autocast(engine):
+            sr = engine.g_network(lr)
+
+        d_total = hr.new_zeros((), dtype=torch.float32)
+        for _ in range(engine.d_train_steps):
+            engine.d_optimizer.zero_grad(set_to_none=engine.optim_set_to_none)
+            with self._autocast(engine):
+                d_loss = engine.d_loss_function(engine.d_network(hr), engine.d_network(sr.detach()))
+            engine.d_scaler.scale(d_loss).backward()
+            engine.d_scaler.step(engine.d_optimizer)
+            engine.d_scaler.update()
+            d_total = d_total + d_loss.detach().float()
+
+        # The discriminator is not updated by the generator step; its gradients are cleared before its next step.
+        engine.g_optimizer.zero_grad(set_to_none=engine.optim_set_to_none)
+        with self._autocast(engine):
+            g_loss = engine.g_loss_function(sr, hr, engine.d_network(sr))
+        engine.g_scaler.scale(g_loss).backward()
+        engine.g_scaler.step(engine.g_optimizer)
+        engine.g_scaler.update()
+
+        g_value = g_loss.detach()
+        return {
+            CommonKeys.IMAGE: lr,
+            CommonKeys.LABEL: hr,
+            CommonKeys.PRED: sr.detach(),
+            CommonKeys.LOSS: g_value,
+            GanKeys.GLOSS: g_value,
+            GanKeys.DLOSS: d_total / engine.d_train_steps,
+        }
