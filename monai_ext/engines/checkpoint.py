@@ -116,7 +116,7 @@ def safe_load_checkpoint(path: str | os.PathLike, map_location: Any = "cpu", mma
             "containers are loaded (torch.load weights_only=True). Load only checkpoints you trust; re-save a "
             "trusted one as a plain state_dict with torch.save(model.state_dict(), path)."
         ) from None
-    except (RuntimeError, EOFError, KeyError, ValueError, OSError) as exc:
+    except Exception as exc:  # the unpickler of a damaged file fails in many ways (EOFError, KeyError, IndexError...)
         detail = str(exc).split(". ")[0] or type(exc).__name__
         raise CheckpointReadError(
             f"checkpoint {path!r} cannot be read ({detail}); it is empty, truncated (e.g. an interrupted save) "
@@ -233,26 +233,30 @@ def atomic_torch_save(obj: Any, path: str | os.PathLike, **kwargs: Any) -> None:
 class AtomicDiskSaver(BaseSaveHandler):
     """ignite save handler writing with :func:`atomic_torch_save`, optionally always to one fixed file name.
 
-    With a fixed ``filename`` the previous file is not deleted before saving (ignite's ``Checkpoint`` asks for the
-    removal first): the atomic rename replaces it, so the old file stays valid until the new one is complete.
-    Removing a file that is already gone is not an error.
+    ignite's ``Checkpoint`` asks to remove the file being replaced (the oldest of the last ``n_saved``, the previous
+    best) *before* it writes the new one, so a crash in between loses it. Here removals are deferred until the next
+    file is completely written; a fixed ``filename`` is simply replaced by the atomic rename. Removing a file that
+    is already gone is not an error.
     """
 
     def __init__(self, dirname: str | os.PathLike, filename: str | None = None, **kwargs: Any) -> None:
         self.dirname = os.fspath(dirname)
         self.filename = filename
         self.kwargs = kwargs
+        self._pending_removal: list[str] = []
         os.makedirs(self.dirname, exist_ok=True)
 
     def __call__(self, checkpoint: Mapping, filename: str, metadata: Mapping | None = None) -> None:
-        atomic_torch_save(checkpoint, os.path.join(self.dirname, self.filename or filename), **self.kwargs)
+        filename = self.filename or filename
+        atomic_torch_save(checkpoint, os.path.join(self.dirname, filename), **self.kwargs)
+        pending, self._pending_removal = self._pending_removal, []
+        for name in pending:
+            path = os.path.join(self.dirname, name)
+            if name != filename and os.path.exists(path):
+                os.remove(path)
 
     def remove(self, filename: str) -> None:
-        if self.filename is not None:
-            return  # the next save replaces the fixed file atomically
-        path = os.path.join(self.dirname, filename)
-        if os.path.exists(path):
-            os.remove(path)
+        self._pending_removal.append(self.filename or filename)
 
 
 class AtomicCheckpointSaver(CheckpointSaver):

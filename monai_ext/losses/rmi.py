@@ -150,7 +150,7 @@ class RMILoss(_Loss):
         )
 
     def rmi_per_sample(self, labels: torch.Tensor, probs: torch.Tensor) -> torch.Tensor:
-        """RMI lower bound per sample, summed over classes and divided by ``radius**2``.
+        """RMI term ``1/2 log det(posterior covariance + reg I)`` per sample, summed over classes, divided by ``d``.
 
         Args:
             labels: valid-masked one-hot labels (N, C, H, W).

@@ -40,7 +40,13 @@ _ACT = ("relu", {"inplace": True})
 
 def _conv_norm_act(spatial_dims: int, in_channels: int, out_channels: int, kernel_size: int = 1, dilation: int = 1):
     return Convolution(
-        spatial_dims, in_channels, out_channels, kernel_size=kernel_size, dilation=dilation, act=_ACT, norm="batch",
+        spatial_dims,
+        in_channels,
+        out_channels,
+        kernel_size=kernel_size,
+        dilation=dilation,
+        act=_ACT,
+        norm="batch",
         bias=False,
     )
 
