@@ -22,7 +22,12 @@ __all__ = ["EMBEDDED_DATASETS", "embedded_dataset_dir"]
 _SAMPLE_ROOT = Path(__file__).resolve().parent / "sample"
 
 #: names accepted by :func:`embedded_dataset_dir`, mapped to their folder below ``monai_ext/data/sample``.
-EMBEDDED_DATASETS: dict[str, str] = {"chasedb1": "chasedb1", "idrid_ex_512": "idrid_ex_512"}
+EMBEDDED_DATASETS: dict[str, str] = {
+    "chasedb1": "chasedb1",
+    "idrid_ex_512": "idrid_ex_512",
+    "histology_96": "histology_96",
+    "histology_hr": "histology_hr",
+}
 
 
 def embedded_dataset_dir(name: str) -> str:

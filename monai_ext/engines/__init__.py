@@ -18,3 +18,4 @@ from .folder_inference import (
     FolderInferenceError, FolderInferenceReport, InferenceFailure, PNGPredictionWriter, list_image_files,
     run_folder_inference,
 )
+from .writers import SegmentationPNGWriter

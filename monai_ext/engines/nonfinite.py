@@ -159,6 +159,8 @@ class NonFiniteLossHandler:
         self._before_step = use_loss_event
 
     def _losses(self, output: Any) -> dict[str, torch.Tensor]:
+        if isinstance(output, Sequence) and output and isinstance(output[0], Mapping):
+            output = output[0]  # decollated engine output: every item holds the batch loss
         if self.output_transform is not None:
             value = self.output_transform(output)
             items = value.items() if isinstance(value, Mapping) else [("loss", value)]
@@ -166,7 +168,12 @@ class NonFiniteLossHandler:
             items = [(key, output[key]) for key in self.loss_keys if key in output]
         else:
             items = [("loss", output)]
-        return {str(k): v for k, v in items if isinstance(v, torch.Tensor)}
+        # decollated outputs hold Python floats; those are already on the host
+        return {
+            str(k): v if isinstance(v, torch.Tensor) else torch.tensor(float(v))
+            for k, v in items
+            if isinstance(v, (torch.Tensor, float, int)) and not isinstance(v, bool)
+        }
 
     def __call__(self, engine: Engine) -> None:
         losses = self._losses(engine.state.output)

@@ -93,7 +93,10 @@ class EpochSeedHandler:
     ``generator`` and its sampler's own generator (this fixes the shuffling order and the workers' base seed), and,
     for ``num_workers=0``, the dataset's random transforms (workers reseed them in :func:`seed_worker` / MONAI's
     ``worker_init_fn``). The loader's iterator of an epoch is created after ``EPOCH_STARTED``, so the epoch's order
-    follows the new seeds. Cost: a few microseconds per epoch.
+    follows the new seeds; the same reseeding is repeated when ignite replaces the exhausted iterator of the previous
+    epoch (``DATALOADER_STOP_ITERATION`` before the epoch's first batch), because exhausting a ``RandomSampler``
+    draws from the generator once more. Exact resumption needs one epoch to be one pass over the loader (the
+    default ``epoch_length``). Cost: a few microseconds per epoch.
 
     Usage in a bundle config, in ``train#handlers``::
 
@@ -110,8 +113,17 @@ class EpochSeedHandler:
         self.data_loader = data_loader
 
     def attach(self, engine: Engine) -> None:
-        """Register at ``Events.EPOCH_STARTED`` of ``engine``."""
+        """Register at ``Events.EPOCH_STARTED`` and ``Events.DATALOADER_STOP_ITERATION`` of ``engine``."""
         engine.add_event_handler(Events.EPOCH_STARTED, self)
+        engine.add_event_handler(Events.DATALOADER_STOP_ITERATION, self._on_new_iterator)
+
+    def _on_new_iterator(self, engine: Engine) -> None:
+        # An epoch's first batch request exhausts the previous epoch's iterator, and exhausting a RandomSampler
+        # draws from the loader's generator once more. A resumed run has no previous iterator, so reseed again
+        # right before ignite creates the new one.
+        epoch_length = engine.state.epoch_length
+        if epoch_length and engine.state.iteration == (engine.state.epoch - 1) * epoch_length:
+            self(engine)
 
     def __call__(self, engine: Engine) -> None:
         seed = epoch_seed(self.seed, engine.state.epoch)

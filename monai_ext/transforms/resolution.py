@@ -226,21 +226,35 @@ class ResizeToReferenced(MapTransform):
     Args:
         keys: channel-first tensors to resize (C, H, W).
         ref_key: entry whose last two dimensions give the target size, or a key holding a (H, W) sequence.
+        meta_key: when set (e.g. ``"spatial_shape"``), the target size is read from ``d[ref_key].meta[meta_key]``
+            instead: ``monai_ext.data.LoadFundusImaged`` records the original (H, W) there, so predictions can be
+            brought back to the size of the image file after the input was resized.
         mode: interpolation mode of ``torch.nn.functional.interpolate`` (``"nearest"`` as the authors, or
             ``"bilinear"``).
         allow_missing_keys: do not fail on missing keys.
     """
 
     def __init__(
-        self, keys: KeysCollection, ref_key: str = "label", mode: str = "nearest", allow_missing_keys: bool = False
+        self,
+        keys: KeysCollection,
+        ref_key: str = "label",
+        meta_key: str | None = None,
+        mode: str = "nearest",
+        allow_missing_keys: bool = False,
     ) -> None:
         super().__init__(keys, allow_missing_keys)
         self.ref_key = ref_key
+        self.meta_key = meta_key
         self.mode = mode
 
     def __call__(self, data: Mapping[Hashable, torch.Tensor]) -> dict[Hashable, torch.Tensor]:
         d = dict(data)
         ref = d[self.ref_key]
+        if self.meta_key is not None:
+            meta = getattr(ref, "meta", None) or {}
+            if self.meta_key not in meta:
+                raise KeyError(f"{self.ref_key!r} carries no {self.meta_key!r} metadata to take the target size from.")
+            ref = [int(v) for v in torch.as_tensor(meta[self.meta_key]).reshape(-1)[-2:]]
         size = tuple(int(s) for s in (ref.shape[-2:] if isinstance(ref, torch.Tensor) else ref))
         for key in self.key_iterator(d):
             img = d[key]
