@@ -10,9 +10,10 @@ input, which ``verify_net_in_out`` does not look at).
 
 from __future__ import annotations
 
+import ast
 import logging
+import operator
 import os
-import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -36,7 +37,28 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-_DIM_EXPR = re.compile(r"^[0-9np*+\-() ]+$")
+_BIN_OPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Pow: operator.pow}
+_MAX_DIM = 1 << 20
+
+
+def _eval_dim(node: ast.AST, names: Mapping[str, int]) -> int:
+    """Integer arithmetic (+, -, *, **) over literals and the names ``n``, ``p``; results are capped."""
+    if isinstance(node, ast.Expression):
+        return _eval_dim(node.body, names)
+    if isinstance(node, ast.Constant) and isinstance(node.value, int) and not isinstance(node.value, bool):
+        value = node.value
+    elif isinstance(node, ast.Name) and node.id in names:
+        value = names[node.id]
+    elif isinstance(node, ast.BinOp) and type(node.op) in _BIN_OPS:
+        left, right = _eval_dim(node.left, names), _eval_dim(node.right, names)
+        if isinstance(node.op, ast.Pow) and not 0 <= right <= 64:
+            raise ValueError(f"exponent {right} out of range")
+        value = _BIN_OPS[type(node.op)](left, right)
+    else:
+        raise ValueError(f"unsupported element {ast.dump(node)}")
+    if abs(value) > _MAX_DIM:
+        raise ValueError(f"value {value} exceeds {_MAX_DIM}")
+    return value
 
 
 def _config_path(bundle_dir: Path, config_file: str | os.PathLike) -> Path:
@@ -61,10 +83,13 @@ def fake_spatial_shape(shape: Sequence[int | str], n: int = 1, p: int = 1, any: 
             out.append(item)
         elif item.strip() == "*":
             out.append(int(any))
-        elif _DIM_EXPR.match(item):
-            out.append(int(eval(item, {"__builtins__": {}}, {"n": int(n), "p": int(p)})))  # only digits, n, p, + - * ( )
         else:
-            raise ValueError(f"spatial_shape entry {item!r} is not an int, '*' or an expression in n and p")
+            try:
+                out.append(_eval_dim(ast.parse(item.strip(), mode="eval"), {"n": int(n), "p": int(p)}))
+            except (SyntaxError, ValueError) as exc:
+                raise ValueError(
+                    f"spatial_shape entry {item!r} is not an int, '*' or an expression in n and p: {exc}"
+                ) from exc
     return tuple(out)
 
 
@@ -229,7 +254,7 @@ def export_onnx(
     config_file: str | os.PathLike = "inference.json",
     overrides: Mapping[str, Any] | None = None,
 ) -> str:
-    """Export ``network_def`` with weights to ONNX through ``monai.bundle.onnx_export`` (needs ``onnx``, ``onnxscript``).
+    """Export ``network_def`` with weights to ONNX through ``monai.bundle.onnx_export`` (needs onnx, onnxscript).
 
     With torch >= 2.9 the dynamo exporter is used and the graph has the static ``input_shape``.
 

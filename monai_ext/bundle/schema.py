@@ -111,7 +111,9 @@ def verify_bundle_metadata(
         local = Path(tmp) / schema_file.name
         shutil.copyfile(schema_file, local)
         try:
-            verify_metadata(meta_file=str(meta_file), filepath=str(local))
+            # with the md5 of the shipped copy MONAI checks the file in place (it would only download on a mismatch)
+            md5 = META_SCHEMA_MD5 if schema_file == META_SCHEMA_PATH else None
+            verify_metadata(meta_file=str(meta_file), filepath=str(local), hash_val=md5, hash_type="md5")
         except ValueError as exc:
             raise ValueError(f"{meta_file}: {exc}") from exc
     return metadata

@@ -81,15 +81,16 @@ def _read_config(path: Path, problems: list[str]) -> dict | None:
     return config
 
 
-def _tensor_problems(where: str, spec: Any, spatial_dims: int) -> list[str]:
+def _tensor_problems(where: str, spec: Any, spatial_dims: int, allow_no_spatial: bool) -> list[str]:
     if not isinstance(spec, dict):
         return [f"{where}: expected a tensor description (dict), got {type(spec).__name__}"]
     problems = []
     shape = spec.get("spatial_shape")
-    if not isinstance(shape, list) or len(shape) != spatial_dims:
+    lengths = (spatial_dims, 0) if allow_no_spatial else (spatial_dims,)
+    if not isinstance(shape, list) or len(shape) not in lengths:
         problems.append(
             f"{where}.spatial_shape is {shape!r}; a {spatial_dims}D bundle needs {spatial_dims} entries (MONAI Label "
-            "derives the dimension from it)"
+            "derives the dimension from the input's)" + (" or none (class scores)" if allow_no_spatial else "")
         )
     channels = spec.get("num_channels")
     channel_def = spec.get("channel_def")
@@ -109,8 +110,8 @@ def zoo_compliance_problems(
     Checked: ``LICENSE``, ``configs/metadata.json``, an inference config, ``docs/README.md`` (model card) and, with
     ``require_weights``, ``models/model.pt``; ``version`` present in ``changelog``; the ``schema`` URL names
     ``meta_schema_20240725.json``; ``required_packages_version`` equals ``optional_packages_version`` (the zoo's
-    requirement script reads both); each input and output tensor has ``spatial_dims`` spatial entries and a
-    ``channel_def`` consistent with ``num_channels``; the first output has a ``channel_def`` (MONAI Label's labels);
+    requirement script reads both); each input tensor has ``spatial_dims`` spatial entries, each output tensor
+    ``spatial_dims`` or none (class scores), and any ``channel_def`` agrees with ``num_channels``; the first output has a ``channel_def`` (MONAI Label's labels);
     the ids of the zoo's preferred keys and MONAI Label's overrides exist in ``inference.json`` and ``train.json``.
 
     Args:
@@ -159,7 +160,8 @@ def zoo_compliance_problems(
         for fmt_name, fmt in formats.items():
             for part in ("inputs", "outputs", "post_processed_outputs"):
                 for key, spec in (fmt.get(part) or {}).items() if isinstance(fmt, dict) else ():
-                    problems += _tensor_problems(f"{meta_file}: {fmt_name}.{part}.{key}", spec, spatial_dims)
+                    where = f"{meta_file}: {fmt_name}.{part}.{key}"
+                    problems += _tensor_problems(where, spec, spatial_dims, allow_no_spatial=part != "inputs")
         outputs = (metadata.get("network_data_format") or {}).get("outputs") or {}
         if outputs:
             first_key, first = next(iter(outputs.items()))

@@ -6,7 +6,7 @@ from __future__ import annotations
 from .loss_terms import LossTermsHandler
 from .prepare_batch import DualStreamPrepareBatch
 from .gan import SRGanDiscriminatorLoss, SRGanGeneratorLoss, SRGanTrainer, SRPrepareBatch, gan_loss_terms, gaussian_downsample
-from .paths import UnsafeOutputPathError, output_name_from_path, safe_output_path, sanitize_output_name
+from ..utils.paths import UnsafeOutputPathError, output_name_from_path, safe_output_path, sanitize_output_name
 from .checkpoint import (
     AtomicCheckpointSaver, AtomicDiskSaver, CheckpointReadError, SafeCheckpointLoader, UnsafeCheckpointError,
     atomic_torch_save, restore_objects, safe_load_checkpoint,
@@ -19,3 +19,7 @@ from .folder_inference import (
     run_folder_inference,
 )
 from .writers import SegmentationPNGWriter
+from .distributed import (
+    destroy_distributed, distributed_sampler, distributed_seed, get_rank, get_world_size, init_distributed, is_rank0,
+    local_device,
+)

@@ -24,6 +24,7 @@ import warnings
 from collections.abc import Mapping
 from typing import Any
 
+import ignite.distributed as idist
 import torch
 from ignite.engine import Engine
 from ignite.handlers import Checkpoint
@@ -48,6 +49,8 @@ TEMP_PREFIX = ".tmp-"
 _SAFE_LEAVES = (torch.Tensor, bool, int, float, complex, str, bytes, type(None), torch.dtype, torch.device)
 _SAFE_CONTAINERS = (dict, list, tuple, set, frozenset)  # OrderedDict and torch.Size are subclasses
 _GLOBAL_RE = re.compile(r"GLOBAL ([\w.]+)")
+# messages of torch's weights-only unpickler when it meets an object it must not build (other failures: damaged file)
+_REFUSAL_MARKERS = ("GLOBAL", "Can only create new object", "Can only build", "Trying to call reduce")
 
 
 class UnsafeCheckpointError(ValueError):
@@ -107,9 +110,14 @@ def safe_load_checkpoint(path: str | os.PathLike, map_location: Any = "cpu", mma
     try:
         checkpoint = torch.load(path, map_location=map_location, weights_only=True, mmap=mmap)
     except pickle.UnpicklingError as exc:
-        if "Weights only load failed" not in str(exc):
-            raise CheckpointReadError(f"checkpoint {path!r} cannot be read ({exc}); it is not a PyTorch checkpoint")
-        found = _GLOBAL_RE.search(str(exc))
+        text = str(exc)
+        if not any(marker in text for marker in _REFUSAL_MARKERS):
+            lines = [line for line in text.splitlines() if line.strip() and "Weights only load failed" not in line]
+            raise CheckpointReadError(
+                f"checkpoint {path!r} cannot be read ({lines[0] if lines else type(exc).__name__}); it is empty, "
+                "truncated (e.g. an interrupted save) or not a PyTorch checkpoint"
+            ) from None
+        found = _GLOBAL_RE.search(text)
         what = found.group(1) if found else "a non-tensor object"
         raise UnsafeCheckpointError(
             f"checkpoint {path!r} was refused: it holds {what}, but only tensors, numbers, strings and plain "
@@ -236,17 +244,23 @@ class AtomicDiskSaver(BaseSaveHandler):
     ignite's ``Checkpoint`` asks to remove the file being replaced (the oldest of the last ``n_saved``, the previous
     best) *before* it writes the new one, so a crash in between loses it. Here removals are deferred until the next
     file is completely written; a fixed ``filename`` is simply replaced by the atomic rename. Removing a file that
-    is already gone is not an error.
+    is already gone is not an error. Only the process of rank ``save_on_rank`` writes.
     """
 
-    def __init__(self, dirname: str | os.PathLike, filename: str | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self, dirname: str | os.PathLike, filename: str | None = None, save_on_rank: int = 0, **kwargs: Any
+    ) -> None:
         self.dirname = os.fspath(dirname)
         self.filename = filename
+        self.save_on_rank = save_on_rank
         self.kwargs = kwargs
         self._pending_removal: list[str] = []
-        os.makedirs(self.dirname, exist_ok=True)
+        if idist.get_rank() == save_on_rank:
+            os.makedirs(self.dirname, exist_ok=True)
 
     def __call__(self, checkpoint: Mapping, filename: str, metadata: Mapping | None = None) -> None:
+        if idist.get_rank() != self.save_on_rank:  # in distributed runs one process writes, like ignite's DiskSaver
+            return
         filename = self.filename or filename
         atomic_torch_save(checkpoint, os.path.join(self.dirname, filename), **self.kwargs)
         pending, self._pending_removal = self._pending_removal, []

@@ -8,11 +8,11 @@ be read, preprocessed, inferred or written is recorded (file, stage, error messa
 :class:`FolderInferenceError` (so ``python -m monai.bundle run`` exits with a non-zero status) only with
 ``fail_on_error=True``. In ``inference.json``::
 
-    "imports": ["$import monai_ext.engines"],
-    "run": ["$monai_ext.engines.run_folder_inference(@network, @preprocessing, @postprocessing, @inferer,
+    "imports": ["$from monai_ext.engines import run_folder_inference"],
+    "run": ["$run_folder_inference(@network, @preprocessing, @postprocessing, @inferer,
              @dataset_dir, @output_dir, device=@device, checkpoint=@checkpoint, fail_on_error=@fail_on_error)"]
 
-Output names come from the input file stems through :func:`~monai_ext.engines.paths.safe_output_path`; nothing
+Output names come from the input file stems through :func:`~monai_ext.utils.paths.safe_output_path`; nothing
 read from an image file or its metadata is ever evaluated.
 """
 
@@ -33,7 +33,7 @@ from monai.transforms import Transform
 from PIL import Image
 
 from .checkpoint import restore_objects, safe_load_checkpoint
-from .paths import output_name_from_path, safe_output_path
+from ..utils.paths import output_name_from_path, safe_output_path
 
 __all__ = [
     "FolderInferenceError",
@@ -175,6 +175,8 @@ def list_image_files(folder: str | os.PathLike, suffixes: Sequence[str] = DEFAUL
 def _input_files(image_paths: Any, image_key: str) -> list[str]:
     if isinstance(image_paths, (str, os.PathLike)):
         path = os.fspath(image_paths)
+        if not os.path.exists(path):
+            raise ValueError(f"input {path!r} does not exist (expected a folder of images or an image file)")
         return list_image_files(path) if os.path.isdir(path) else [path]
     files = []
     for item in image_paths:
@@ -260,7 +262,7 @@ def run_folder_inference(
 
     Raises:
         FolderInferenceError: only with ``fail_on_error=True`` and at least one failure.
-        ValueError: the input folder does not exist or holds no image.
+        ValueError: the input folder (or single file) does not exist, or there is no image to process.
     """
     files = _input_files(image_paths, image_key)
     if not files:

@@ -7,6 +7,9 @@ ones (resumable with :class:`~monai_ext.engines.resume.ResumeFromCheckpoint` onc
 trainers (``GanTrainer``, :class:`~monai_ext.engines.gan.SRGanTrainer`) do not fire that event; there the check
 runs at ``ITERATION_COMPLETED`` and the checkpoint holds the weights after the step.
 
+In distributed runs the finite flag is all-reduced (one tiny collective per iteration) so that every process stops
+at the same iteration; rank 0 saves the checkpoint, each rank names its own batch.
+
 Cost: one ``torch.isfinite(loss).all()`` per iteration and reading that one boolean on the host. On a GPU this
 waits for the forward pass to finish before ``backward`` is queued (the loss is needed anyway, and MONAI's
 ``StatsHandler`` already reads ``loss.item()`` every iteration for logging); on the CPU it is free.
@@ -19,6 +22,7 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any, Callable
 
+import ignite.distributed as idist
 import torch
 from ignite.engine import Engine, Events
 from monai.engines import SupervisedTrainer
@@ -74,9 +78,15 @@ def batch_names(batch: Any, batch_keys: Sequence[str] = ("id",), image_keys: Seq
     Looked up in order: the ``batch_keys`` entries (``id`` strings of the data dicts), then the file names MONAI
     keeps in the image metadata (``batch["image"].meta["filename_or_obj"]`` or ``batch["image_meta_dict"]``).
 
+    A decollated batch (a list of per-sample dicts, as MONAI engines hold it at ``ITERATION_COMPLETED``) is
+    looked up sample by sample.
+
     Returns:
         One string per sample, or an empty list when the batch carries no names.
     """
+    if isinstance(batch, Sequence) and not isinstance(batch, str) and batch and isinstance(batch[0], Mapping):
+        per_sample = [batch_names(item, batch_keys, image_keys) for item in batch]
+        return [names[0] if names else "?" for names in per_sample] if any(per_sample) else []
     if not isinstance(batch, Mapping):
         return []
     for key in batch_keys:
@@ -181,22 +191,25 @@ class NonFiniteLossHandler:
             return
         # one reduction on the device, one boolean to the host
         finite = torch.stack([torch.isfinite(v.detach()).all() for v in losses.values()]).all()
+        if idist.get_world_size() > 1:
+            # all processes must stop together, or the others would wait forever in the next gradient all-reduce
+            finite = idist.all_reduce(finite.float(), op="MIN") > 0
         if bool(finite):
             return
         bad = {k: str(v.detach().float().mean().item()) for k, v in losses.items() if not bool(torch.isfinite(v).all())}
         epoch, iteration = engine.state.epoch, engine.state.iteration
         names = batch_names(engine.state.batch, self.batch_keys, self.image_keys)
-        checkpoint_path = self._save(engine, epoch, iteration)
+        checkpoint_path = self._save(engine, epoch, iteration) if idist.get_rank() == 0 else None
         shown = ", ".join(names[:16]) + (f", ... ({len(names)} samples)" if len(names) > 16 else "")
         where = "before the optimizer step" if self._before_step else "after the optimizer step"
         message = (
             f"non-finite loss at epoch {epoch}, iteration {iteration}: "
-            + ", ".join(f"{k}={v}" for k, v in bad.items())
+            + (", ".join(f"{k}={v}" for k, v in bad.items()) or "on another process (this one is finite)")
             + f"; batch: {shown or 'no ids or file names in the batch'}. "
             + (
                 f"Checkpoint ({where}) saved to {checkpoint_path}. "
                 if checkpoint_path
-                else "No checkpoint saved. "
+                else ("No checkpoint saved. " if idist.get_rank() == 0 else "Checkpoint saved by rank 0. ")
             )
             + "Check these files (validate the dataset), lower the learning rate or disable AMP."
         )

@@ -66,7 +66,9 @@ def _trainer_position(entry: Any) -> tuple[int | None, int | None]:
     return (None if iteration is None else int(iteration)), (None if epoch is None else int(epoch))
 
 
-def find_checkpoints(ckpt_dir: str | os.PathLike, engine_key: str = "trainer") -> tuple[list[CheckpointInfo], list[str]]:
+def find_checkpoints(
+    ckpt_dir: str | os.PathLike, engine_key: str = "trainer"
+) -> tuple[list[CheckpointInfo], list[str]]:
     """Inspect every checkpoint file in ``ckpt_dir`` (memory-mapped, so large files are cheap).
 
     Hidden files (including the temporary files of an interrupted atomic save) are ignored.
@@ -92,7 +94,10 @@ def find_checkpoints(ckpt_dir: str | os.PathLike, engine_key: str = "trainer") -
         if name.startswith((".", TEMP_PREFIX)) or not name.endswith(CHECKPOINT_EXTENSIONS) or not os.path.isfile(path):
             continue
         try:
-            checkpoint = safe_load_checkpoint(path, map_location="cpu", mmap=True)
+            try:
+                checkpoint = safe_load_checkpoint(path, map_location="cpu", mmap=True)
+            except CheckpointReadError:  # legacy (non-zip) files cannot be memory-mapped
+                checkpoint = safe_load_checkpoint(path, map_location="cpu")
         except CheckpointReadError as exc:
             skipped.append(f"{path}: {exc}")
             continue

@@ -24,6 +24,7 @@ import random
 from typing import Any
 
 import numpy as np
+import ignite.distributed as idist
 import torch
 from ignite.engine import Engine, Events
 from monai.data.utils import set_rnd
@@ -80,10 +81,11 @@ def seed_worker(worker_id: int) -> None:
         set_rnd(info.dataset, seed=seed % _MAX_SEED)
 
 
-def epoch_seed(seed: int, epoch: int) -> int:
-    """A 32-bit seed that depends only on ``(seed, epoch)`` (NumPy ``SeedSequence``, no collisions between nearby
-    ``seed + epoch`` pairs)."""
-    return int(np.random.SeedSequence([int(seed) % _MAX_SEED, int(epoch)]).generate_state(1)[0])
+def epoch_seed(seed: int, epoch: int, rank: int = 0) -> int:
+    """A 32-bit seed that depends only on ``(seed, epoch)`` and, in distributed runs, the process ``rank``
+    (NumPy ``SeedSequence``: no collisions between nearby ``seed + epoch`` pairs)."""
+    entropy = [int(seed) % _MAX_SEED, int(epoch)] + ([int(rank)] if rank else [])
+    return int(np.random.SeedSequence(entropy).generate_state(1)[0])
 
 
 class EpochSeedHandler:
@@ -97,6 +99,9 @@ class EpochSeedHandler:
     epoch (``DATALOADER_STOP_ITERATION`` before the epoch's first batch), because exhausting a ``RandomSampler``
     draws from the generator once more. Exact resumption needs one epoch to be one pass over the loader (the
     default ``epoch_length``). Cost: a few microseconds per epoch.
+
+    In distributed runs the process rank enters the seed, so ranks draw different augmentations and dropout masks
+    (a ``DistributedSampler`` shards the data by its own seed and epoch).
 
     Usage in a bundle config, in ``train#handlers``::
 
@@ -126,7 +131,7 @@ class EpochSeedHandler:
             self(engine)
 
     def __call__(self, engine: Engine) -> None:
-        seed = epoch_seed(self.seed, engine.state.epoch)
+        seed = epoch_seed(self.seed, engine.state.epoch, idist.get_rank())  # ranks augment differently
         random.seed(seed)
         np.random.seed(seed)
         torch.manual_seed(seed)

@@ -17,7 +17,6 @@ from __future__ import annotations
 import csv
 import json
 import math
-import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,8 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from ..utils.paths import UnsafeOutputPathError, sanitize_output_name
+from ..utils.paths import safe_output_path as confined_output_path
 from .segmentation import SEGMENTATION_METRICS, canonical_metric_name, reduce_classes, scores_from_counts
 
 __all__ = [
@@ -47,26 +48,31 @@ GT_COLOR = (0, 255, 0)
 PRED_COLOR = (255, 0, 0)
 OVERLAP_COLOR = (255, 255, 0)
 _COUNT_NAMES = ("tp", "fp", "tn", "fn")
-_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 
 
 def sanitize_id(identifier: Any) -> str:
     """Turn a sample id into a safe file-name stem.
 
+    Stricter than :func:`monai_ext.utils.paths.sanitize_output_name`, which it uses: an id containing ``..``
+    anywhere is refused, since sample ids come from data files and never need it.
+
     Args:
         identifier: the id (converted with ``str``).
 
     Returns:
-        the id with every character outside ``[A-Za-z0-9._-]`` replaced by ``_``.
+        the sanitised id (characters other than letters, digits, ``.``, ``_``, ``-``, ``+`` replaced by ``_``).
 
     Raises:
         ValueError: when the id is empty, or holds ``/``, ``\\``, ``..`` or NUL
             (path traversal or an absolute path).
     """
     text = str(identifier)
-    if text.strip() in ("", ".", "..") or any(s in text for s in ("/", "\\", "\x00", "..")):
+    if ".." in text:
         raise ValueError(f"sample id {identifier!r} cannot be used as a file name (empty, path separator or '..').")
-    return _UNSAFE.sub("_", text)
+    try:
+        return sanitize_output_name(text)
+    except UnsafeOutputPathError as err:
+        raise ValueError(f"sample id {identifier!r} cannot be used as a file name (empty, path separator or '..').") from err
 
 
 def safe_output_path(output_dir: str | Path, identifier: Any, suffix: str) -> Path:
@@ -83,11 +89,7 @@ def safe_output_path(output_dir: str | Path, identifier: Any, suffix: str) -> Pa
     Raises:
         ValueError: when the id is unsafe or the resulting path would leave ``output_dir``.
     """
-    root = Path(output_dir).resolve()
-    path = (root / f"{sanitize_id(identifier)}{suffix}").resolve()
-    if path.parent != root:
-        raise ValueError(f"sample id {identifier!r} resolves to {path}, outside the output folder {root}.")
-    return path
+    return Path(confined_output_path(output_dir, sanitize_id(identifier), suffix)).resolve()
 
 
 def _metric_columns(metric_name: Sequence[str], num_classes: int) -> list[str]:

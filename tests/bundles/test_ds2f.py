@@ -104,6 +104,16 @@ def test_ablation_config_trains_two_iterations(tmp_path, ablation):
     assert (tmp_path / "models" / "model.pt").is_file()
 
 
+def test_resume_continues_from_the_last_checkpoint(tmp_path):
+    first = _run([CONFIGS / "train.json"], **_tiny_overrides(tmp_path, max_epochs=1))
+    assert first.parser.get_parsed_content("train#trainer").state.epoch == 1
+    saved = torch.load(tmp_path / "models" / "checkpoint_final.pt", weights_only=True)
+    resumed = _run([CONFIGS / "train.json"], resume=True, **_tiny_overrides(tmp_path, max_epochs=2))
+    trainer = resumed.parser.get_parsed_content("train#trainer")
+    assert trainer.state.epoch == 2 and trainer.state.iteration == 2  # one epoch of one iteration was left
+    assert saved["trainer"]["iteration"] == 1
+
+
 def test_paper_config_is_the_papers_network():
     parser = ConfigParser()
     parser.read_config([str(CONFIGS / "train.json"), str(CONFIGS / "paper.json")])

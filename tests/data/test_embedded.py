@@ -20,9 +20,9 @@ def test_embedded_dataset_dir():
     for name in ("chasedb1", "idrid_ex_512", "IDRiD-EX-512"):
         folder = embedded_dataset_dir(name)
         assert os.path.isabs(folder) and os.path.isdir(folder)
-    with pytest.raises(DataError, match="unknown embedded dataset 'drive'; available embedded datasets: chasedb1, "
-                                        "idrid_ex_512"):
+    with pytest.raises(DataError, match="unknown embedded dataset 'drive'") as info:
         embedded_dataset_dir("drive")
+    assert "chasedb1" in str(info.value) and "idrid_ex_512" in str(info.value)
 
 
 def test_chasedb1_conventional_split():

@@ -24,6 +24,15 @@ from monai_ext.engines import (
 )
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Tiny tensors: one intra-op thread is several times faster than many on a shared CPU."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 class _Plain:
     """An arbitrary class: pickled by reference, so loading it needs a global lookup."""
 
@@ -70,7 +79,9 @@ def _net() -> torch.nn.Module:
 
 def _trainer(net: torch.nn.Module, max_epochs: int, handlers: list) -> SupervisedTrainer:
     gen = torch.Generator().manual_seed(0)
-    data = [{"image": torch.randn(1, 8, 8, generator=gen), "label": torch.randn(1, 8, 8, generator=gen)} for _ in range(4)]
+    data = [
+        {"image": torch.randn(1, 8, 8, generator=gen), "label": torch.randn(1, 8, 8, generator=gen)} for _ in range(4)
+    ]
     return SupervisedTrainer(
         device=torch.device("cpu"),
         max_epochs=max_epochs,

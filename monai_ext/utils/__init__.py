@@ -1,0 +1,6 @@
+# Copyright (c) 2026 The monai_ext authors. Licensed under the Apache License, Version 2.0.
+"""monai_ext.utils: small helpers shared by the other subpackages (no dependency on them)."""
+
+from __future__ import annotations
+
+from .paths import MAX_NAME_BYTES, UnsafeOutputPathError, output_name_from_path, safe_output_path, sanitize_output_name
