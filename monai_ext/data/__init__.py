@@ -18,7 +18,7 @@ from .lesion_layouts import LESION_TYPES, ddr, e_ophtha_ex, idrid, idrid_ex_512
 
 def __getattr__(name: str):
     # imported lazily so that `python -m monai_ext.data.validate` does not import validate.py twice (runpy warning)
-    if name in ("ValidationReport", "validate_dataset"):
+    if name in ("ValidationReport", "validate_dataset", "ensure_valid_dataset"):
         from . import validate
 
         return getattr(validate, name)

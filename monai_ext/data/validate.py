@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import logging
 import os
 import sys
 from collections.abc import Iterable, Sequence
@@ -227,6 +228,34 @@ def validate_dataset(
                     report.notes.extend(notes)
     return report
 
+
+
+def ensure_valid_dataset(*datalists: Iterable[dict], name: str = "dataset", **kwargs: Any) -> ValidationReport:
+    """Validate the data lists of a run before it starts and stop with every problem listed at once.
+
+    Bundles call this in their ``initialize`` step (``validate_data`` option), so that a broken file is reported
+    before any training time is spent rather than in the middle of an epoch.
+
+    Args:
+        datalists: one or more data lists (e.g. the training and validation lists); checked as one.
+        name: what the data lists are, for the messages.
+        kwargs: passed to :func:`validate_dataset`.
+
+    Returns:
+        The report, when it has no problem (notes are logged).
+
+    Raises:
+        DataError: when any problem was found; the message holds the whole report.
+    """
+    combined = [entry for datalist in datalists for entry in datalist]
+    report = validate_dataset(combined, **kwargs)
+    logger = logging.getLogger(__name__)
+    for note in report.notes:
+        logger.info(f"{name}: {note}")
+    if not report.ok:
+        raise DataError(f"{name} failed validation before training:\n{report}")
+    logger.info(f"{name}: {report.num_entries} entries checked, no problem found")
+    return report
 
 def _parse_option(text: str) -> tuple[str, Any]:
     if "=" not in text:

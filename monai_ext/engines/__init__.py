@@ -20,6 +20,6 @@ from .folder_inference import (
 )
 from .writers import SegmentationPNGWriter
 from .distributed import (
-    destroy_distributed, distributed_sampler, distributed_seed, get_rank, get_world_size, init_distributed, is_rank0,
-    local_device,
+    RANK0_ONLY_HANDLERS, destroy_distributed, distributed_sampler, distributed_seed, get_rank, get_world_size,
+    init_distributed, is_rank0, local_device, rank0_handlers, rank_output_dir,
 )

@@ -14,12 +14,16 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Sized
+import shutil
+import tempfile
+from collections.abc import Sequence, Sized
 from datetime import timedelta
+from typing import Any
 
 import torch
 import torch.distributed as dist
 from monai.data import DistributedSampler
+from monai.handlers import CheckpointSaver, ClearMLHandler, LogfileHandler, MLFlowHandler, StatsHandler, TensorBoardHandler
 from monai.utils import IgniteInfo, min_version, optional_import
 
 idist, has_ignite = optional_import("ignite.distributed", IgniteInfo.OPT_IMPORT_VERSION, min_version)
@@ -33,7 +37,22 @@ __all__ = [
     "local_device",
     "distributed_seed",
     "distributed_sampler",
+    "rank0_handlers",
+    "RANK0_ONLY_HANDLERS",
+    "rank_output_dir",
 ]
+
+RANK0_ONLY_HANDLERS: tuple[type, ...] = (
+    StatsHandler,
+    TensorBoardHandler,
+    CheckpointSaver,
+    MLFlowHandler,
+    ClearMLHandler,
+    LogfileHandler,
+)
+"""Handler types that only log or write files: under DDP they run on rank 0 only (:func:`rank0_handlers`).
+Handlers that gather across ranks themselves (``MetricsSaver``, ``ClassificationSaver``, metric handlers) and
+handlers that change the training (``ValidationHandler``, ``LrScheduleHandler``, loaders) must run on every rank."""
 
 logger = logging.getLogger(__name__)
 
@@ -117,11 +136,61 @@ def init_distributed(backend: str | None = None, timeout_s: float | None = None)
 
 
 def destroy_distributed() -> bool:
-    """Destroy the default process group if it exists. Returns True when one was destroyed."""
+    """Destroy the default process group if it exists, and remove this rank's :func:`rank_output_dir` scratch
+    folder. Returns True when a process group was destroyed."""
+    scratch = _scratch_dir()
+    if get_rank() > 0 and os.path.isdir(scratch):
+        shutil.rmtree(scratch, ignore_errors=True)
     if dist.is_available() and dist.is_initialized():
         dist.destroy_process_group()
         return True
     return False
+
+
+def _scratch_dir() -> str:
+    run_id = "".join(c for c in os.environ.get("TORCHELASTIC_RUN_ID", "local") if c.isalnum() or c in "-_")
+    return os.path.join(tempfile.gettempdir(), f"monai_ext_rank{get_rank()}_{run_id}_{os.getpid()}")
+
+
+def rank_output_dir(output_dir: str) -> str:
+    """``output_dir`` on rank 0; on other ranks a private scratch folder, removed by :func:`destroy_distributed`.
+
+    Under DDP only rank 0 writes logs, TensorBoard files and the executed config (``--tracking`` exports it to
+    ``output_dir`` in every process); the other ranks still build the same handler objects, and whatever they
+    create on construction lands in the scratch folder instead of racing with rank 0 on the same file names.
+    """
+    if get_rank() == 0:
+        return output_dir
+    return _scratch_dir()
+
+
+def rank0_handlers(handlers: Sequence[Any] | None, rank0_only: Sequence[type] | None = None) -> list[Any] | None:
+    """The handler list for this rank: all of ``handlers`` on rank 0; on the other ranks without logging and
+    file-writing handlers, so that console lines, TensorBoard events, MLflow records and checkpoints come once.
+
+    Selecting by type (not by list position) keeps the override right when a bundle's ``train#handlers`` change.
+    TensorBoard writers that a dropped handler opened itself are closed.
+
+    Args:
+        handlers: the instantiated handlers (``@train#handlers``, ``@validate#handlers``), or None.
+        rank0_only: handler types kept on rank 0 only; default :data:`RANK0_ONLY_HANDLERS`.
+
+    Returns:
+        The handlers to attach in this process (None for None).
+    """
+    if handlers is None:
+        return None
+    handlers = list(handlers)
+    if get_rank() == 0:
+        return handlers
+    types = tuple(RANK0_ONLY_HANDLERS if rank0_only is None else rank0_only)
+    kept = []
+    for handler in handlers:
+        if not isinstance(handler, types):
+            kept.append(handler)
+        elif isinstance(handler, TensorBoardHandler) and getattr(handler, "internal_writer", False):
+            handler.close()
+    return kept
 
 
 def distributed_seed(seed: int) -> int:

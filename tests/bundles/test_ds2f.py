@@ -114,6 +114,29 @@ def test_resume_continues_from_the_last_checkpoint(tmp_path):
     assert saved["trainer"]["iteration"] == 1
 
 
+def test_broken_training_file_stops_before_training(tmp_path):
+    overrides = _tiny_overrides(tmp_path)
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(Path(overrides["train#dataset#data"][0]["image"]).read_bytes()[:3000])
+    overrides["train#dataset#data"] = [dict(overrides["train#dataset#data"][0], image=str(broken), id="broken")]
+    workflow = ConfigWorkflow(
+        config_file=str(CONFIGS / "train.json"),
+        meta_file=str(CONFIGS / "metadata.json"),
+        logging_file=str(CONFIGS / "logging.conf"),
+        workflow_type="train",
+        **overrides,
+    )
+    with pytest.raises(Exception) as info:
+        workflow.initialize()
+    messages = []
+    err: BaseException | None = info.value
+    while err is not None:
+        messages.append(str(err))
+        err = err.__cause__
+    assert any("broken.jpg" in m and "validation" in m for m in messages)
+    assert not (tmp_path / "models").exists()
+
+
 def test_paper_config_is_the_papers_network():
     parser = ConfigParser()
     parser.read_config([str(CONFIGS / "train.json"), str(CONFIGS / "paper.json")])
