@@ -26,8 +26,13 @@ from monai_ext.bundle import (
 REPO = Path(__file__).resolve().parents[2]
 BUNDLES = discover_bundles(REPO / "bundles")
 BUNDLE_IDS = [b.name for b in BUNDLES]
-#: narrower networks for the forward checks; only ids a bundle's config defines are applied.
-SMALL_NETWORK = {"base_channels": 8}
+#: narrower networks per bundle for the forward checks; only ids a bundle's config defines are applied.
+SMALL_NETWORKS = {
+    "ds2f": {"base_channels": 8},
+    "ss_maf": {"base_channels": 8},
+    "saliency_sr": {"num_channels": 16, "num_res_blocks": 2},
+    "sai_diagnosis": {"upscale_factor": 2},
+}
 #: required keys of meta_schema_20240725.json as listed in ../shared/specs/bundle_conventions.md (section 1(b)).
 REQUIRED_KEYS_20240725 = [
     "schema", "version", "monai_version", "pytorch_version", "numpy_version", "required_packages_version", "task",
@@ -38,9 +43,9 @@ OFFLINE_ENV = {"http_proxy": CLOSED_PORT, "https_proxy": CLOSED_PORT, "HTTP_PROX
                "HTTPS_PROXY": CLOSED_PORT, "no_proxy": "", "NO_PROXY": ""}
 
 
-def _overrides(bundle: Path, config: str, wanted: dict) -> dict:
+def _overrides(bundle: Path, config: str) -> dict:
     raw = json.loads((bundle / "configs" / config).read_text())
-    return {k: v for k, v in wanted.items() if k in raw}
+    return {k: v for k, v in SMALL_NETWORKS.get(bundle.name, {}).items() if k in raw}
 
 
 def _copy_bundle(bundle: Path, dst: Path) -> Path:
@@ -143,7 +148,7 @@ def test_check_properties(bundle, workflow_type, config, tmp_path):
 @pytest.mark.parametrize("bundle", BUNDLES, ids=BUNDLE_IDS)
 def test_verify_net_in_out(bundle):
     config = bundle / "configs" / "inference.json"
-    overrides = _overrides(bundle, "inference.json", SMALL_NETWORK)
+    overrides = _overrides(bundle, "inference.json")
     verify_net_in_out(
         "network_def", meta_file=str(bundle / "configs" / "metadata.json"), config_file=str(config),
         device="cpu", bundle_root=str(bundle), **overrides,
@@ -163,7 +168,7 @@ def test_verify_network_shapes_catches_wrong_output_size(tmp_path):
     next(iter(fmt["outputs"].values()))["spatial_shape"] = next(iter(fmt["inputs"].values()))["spatial_shape"]
     meta_file.write_text(json.dumps(metadata))
     with pytest.raises(ValueError, match="spatial_shape"):
-        verify_network_shapes(bundle, overrides=SMALL_NETWORK)
+        verify_network_shapes(bundle, overrides=SMALL_NETWORKS["ds2f"])
 
 
 def test_fake_spatial_shape_matches_verify_net_in_out_rules():
