@@ -30,6 +30,7 @@ __all__ = [
     "ptflops_macs",
     "flop_counter_flops",
     "train_step_flops",
+    "saved_activation_bytes",
 ]
 
 
@@ -138,3 +139,45 @@ def train_step_flops(step: Callable[[], Any]) -> int:
     with counter:
         step()
     return int(counter.get_total_flops())
+
+
+def saved_activation_bytes(model: nn.Module, step: Callable[[], Any]) -> dict[str, int]:
+    """Bytes of the tensors autograd saves for backward during ``step`` (forward + loss), by top-level submodule.
+
+    This is the activation memory a training step holds at the start of its backward pass. It runs on ``meta``
+    tensors as well (no arithmetic), so it predicts the training memory at paper resolution in a second. Parameters
+    are not counted; views of one tensor count once; distinct tensors sharing storage are counted separately (an
+    upper bound).
+
+    Args:
+        model: the network; saved tensors are attributed to its direct children by name, the rest to ``"(other)"``
+            (the loss and functional code outside the children).
+        step: forward + loss (no backward needed; the saved tensors are collected as they are packed).
+
+    Returns:
+        ``{part name: bytes}`` plus ``"total"``.
+    """
+    params = {id(p) for p in model.parameters()}
+    stack = ["(other)"]
+    handles = []
+    for name, child in model.named_children():
+        handles.append(child.register_forward_pre_hook(lambda m, i, name=name: stack.append(name)))
+        handles.append(child.register_forward_hook(lambda m, i, o: stack.pop() and None))
+    seen: set[int] = set()
+    by_part: dict[str, int] = {}
+
+    def pack(t: torch.Tensor) -> torch.Tensor:
+        base = t._base if t._base is not None else t
+        if id(t) not in params and id(base) not in params and id(base) not in seen:
+            seen.add(id(base))
+            by_part[stack[-1]] = by_part.get(stack[-1], 0) + base.numel() * base.element_size()
+        return t
+
+    try:
+        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+            step()
+    finally:
+        for h in handles:
+            h.remove()
+    by_part["total"] = sum(by_part.values())
+    return by_part

@@ -30,7 +30,13 @@ from typing import Any
 import torch
 import torch.nn as nn
 
-from benchmarks.flops import count_parameters, flop_counter_flops, ptflops_macs, train_step_flops
+from benchmarks.flops import (
+    count_parameters,
+    flop_counter_flops,
+    ptflops_macs,
+    saved_activation_bytes,
+    train_step_flops,
+)
 
 __all__ = [
     "Options",
@@ -283,7 +289,9 @@ def count_case(case: Any, tier: Any) -> dict[str, Any]:
     Returns:
         ``params`` (total / inference / training_only), ``ptflops_gmac`` (per sample, eval mode, the DS2F convention),
         ``infer_flops_per_sample`` and ``train_step_flops`` (FlopCounterMode, whole training batch, forward +
-        backward) and ``train_flops_loss_counted`` (False when the loss could not run on ``meta`` and a plain sum of
+        backward), ``train_saved_gib`` (activations saved for backward, by top-level part, see
+        :func:`benchmarks.flops.saved_activation_bytes`) and ``train_flops_loss_counted`` (False when the loss could
+        not run on ``meta`` and a plain sum of
         the outputs stood in for it).
     """
     meta = torch.device("meta")
@@ -298,6 +306,9 @@ def count_case(case: Any, tier: Any) -> dict[str, Any]:
         try:
             bundle = case.prepare(model, tier.train_batch, tier, meta, Options(device="meta"))
             counts["train_step_flops"] = train_step_flops(lambda: bundle.train_step(False))
+            model.zero_grad(set_to_none=True)
+            saved = saved_activation_bytes(model, lambda: bundle.train_step(False))
+            counts["train_saved_gib"] = {k: v / 2**30 for k, v in saved.items()}
         except (RuntimeError, NotImplementedError, TypeError, ValueError):
             model.zero_grad(set_to_none=True)
             model.train()
@@ -341,6 +352,11 @@ def run_case(case: Any, tier: Any, options: Options) -> dict[str, Any]:
         "load_before": load_average(),
     }
     result.update(count_case(case, tier))
+    if not tier.timed:
+        result["train_batch"] = None
+        result["timed"] = False
+        result["load_after"] = load_average()
+        return result
 
     model = case.build().to(device)
     if options.channels_last:

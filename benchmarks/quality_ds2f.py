@@ -123,6 +123,8 @@ def overrides(args: argparse.Namespace, seed: int) -> list[str]:
         extra += ["--hr_spatial_size", json.dumps(list(args.hr_size)).replace(" ", "")]
     if args.base_channels is not None:
         extra += ["--base_channels", str(args.base_channels)]
+    if args.learning_rate is not None:
+        extra += ["--learning_rate", str(args.learning_rate)]
     return extra
 
 
@@ -198,7 +200,8 @@ def markdown(report: dict[str, Any]) -> str:
         "",
         f"Both models: U-Net backbone (base width {cfg['base_channels']}), x2, low-resolution input = HR "
         f"{cfg['hr_spatial_size']} bicubic-downsampled by 2, {cfg['max_epochs']} epochs, batch "
-        f"{cfg['batch_size']}, embedded CHASE_DB1 split (train {cfg['split_sizes']['train']} / val "
+        f"{cfg['batch_size']}, SGD learning rate {cfg['learning_rate']} with poly decay, validation every "
+        f"{cfg['val_interval']} epochs, embedded CHASE_DB1 split (train {cfg['split_sizes']['train']} / val "
         f"{cfg['split_sizes']['val']} / test {cfg['split_sizes']['test']}). Best checkpoint by validation IoU, "
         "scored on the test split at the original image resolution (999x960) with `configs/evaluate.json`. "
         "Pooled: one confusion matrix over all test pixels (as the papers report); mean: mean of per-image scores.",
@@ -219,7 +222,8 @@ def markdown(report: dict[str, Any]) -> str:
             f"{t['load1_mean']}/{t['load1_max']} |"
         )
     if any(v["num_seeds"] > 1 for v in report["aggregate"].values()):
-        lines += ["", "Mean +- std over seeds:", "", "| model | seeds | Dice | IoU | MCC | BM |", "|---|---|---|---|---|---|"]
+        lines += ["", "Pooled test scores, mean +- std over seeds:", ""]
+        lines += ["| model | seeds | Dice | IoU | MCC | BM |", "|---|---|---|---|---|---|"]
         for model, v in report["aggregate"].items():
             cells = " | ".join(f"{v[f'pooled_{k}']['mean']:.4f} +- {v[f'pooled_{k}']['std']:.4f}" for k in METRICS)
             lines.append(f"| {MODELS[model][0]} | {v['num_seeds']} | {cells} |")
@@ -227,8 +231,9 @@ def markdown(report: dict[str, Any]) -> str:
     lines += [
         "",
         f"Machine: {machine['platform']}, {machine['cpu_count']} CPUs, Python {machine['python']}, torch "
-        f"{machine['torch']}, MONAI {machine['monai']}, device {machine['device']}; {cfg['parallel']} run(s) at a time, "
-        f"OMP/MKL threads per run: {cfg['threads'] or 'torch default'}. The machine was shared with other jobs: "
+        f"{machine['torch']}, MONAI {machine['monai']}, device {machine['device']}; {cfg['parallel']} run(s) at a "
+        f"time, OMP/MKL threads per run: {cfg['threads'] or 'torch default'}; total wall time "
+        f"{report['total_wall_s']:.0f} s. The machine was shared with other jobs: "
         "`load1` is the 1-minute load average sampled every 15 s during training; CPU s is the training process's own "
         "user+system time, the better measure of cost on a busy machine.",
         "",
@@ -273,7 +278,7 @@ def resolved_settings(args: argparse.Namespace) -> dict[str, Any]:
         "hr_spatial_size": list(args.hr_size) if args.hr_size is not None else parser["hr_spatial_size"],
         "base_channels": args.base_channels if args.base_channels is not None else parser["base_channels"],
         "batch_size": parser["batch_size"],
-        "learning_rate": parser["learning_rate"],
+        "learning_rate": args.learning_rate if args.learning_rate is not None else parser["learning_rate"],
         "upscale_rate": parser["upscale_rate"],
         "seeds": list(args.seeds),
         "parallel": args.parallel,
@@ -296,6 +301,7 @@ def main() -> None:
     ap.add_argument("--val-interval", type=int, default=None, help="validation interval in epochs (default: config)")
     ap.add_argument("--hr-size", type=int, nargs=2, default=None, metavar=("H", "W"), help="HR training size")
     ap.add_argument("--base-channels", type=int, default=None, help="U-Net base width (default: config)")
+    ap.add_argument("--learning-rate", type=float, default=None, help="initial SGD learning rate (default: config)")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0], help="one training run per model and seed")
     ap.add_argument("--models", nargs="+", choices=sorted(MODELS), default=list(MODELS), help="models to run")
     ap.add_argument("--runs-dir", default="/tmp/quality_ds2f_runs", help="parent folder of the per-run bundle_root")

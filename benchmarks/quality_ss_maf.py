@@ -15,7 +15,7 @@ override is exactly the bundle's default training command (with ``--bundle_root`
 
 Usage::
 
-    python benchmarks/quality_ss_maf.py                        # bundle defaults (10 epochs, base 8, HR 512)
+    python benchmarks/quality_ss_maf.py                        # bundle defaults (8 epochs, base 8, HR 512)
     python benchmarks/quality_ss_maf.py -- --max_epochs 4 --base_channels 16   # bundle overrides after --
 """
 
@@ -34,15 +34,17 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = "bundles/ss_maf/configs"
+# model name -> (scratch folder name, config files layered on train.json); SS-MAF is train.json itself, so its
+# training command is the bundle's default training command
 MODELS = {
-    "U-Net+Interp": f"{CONFIGS}/ablation/unet_interp.json",
-    "SS-MAF (U-Net+Interp+SR+MAF)": f"{CONFIGS}/ablation/unet_interp_sr_maf.json",
+    "U-Net+Interp": ("unet_interp", [f"{CONFIGS}/ablation/unet_interp.json"]),
+    "SS-MAF (U-Net+Interp+SR+MAF)": ("ss_maf", []),
 }
 METRICS = ("dice", "iou", "recall", "precision")
 
 
 def _config_list(*files: str) -> str:
-    return "[" + ",".join(f"'{f}'" for f in files) + "]"
+    return files[0] if len(files) == 1 else "[" + ",".join(f"'{f}'" for f in files) + "]"
 
 
 def _run(command: list[str], log_path: Path) -> float:
@@ -60,6 +62,12 @@ def _run(command: list[str], log_path: Path) -> float:
     return elapsed
 
 
+def _shell(command: list[str]) -> str:
+    """Copy-paste form of ``command`` (python instead of the interpreter path, double quotes around config lists)."""
+    words = ["python", *command[1:]]
+    return " ".join(f'"{w}"' if any(c in w for c in "[]' ") else w for w in words)
+
+
 def _load_average() -> list[float] | None:
     try:
         return [round(v, 2) for v in os.getloadavg()]
@@ -70,17 +78,17 @@ def _load_average() -> list[float] | None:
 def benchmark(work_dir: Path, overrides: list[str]) -> dict:
     """Train and evaluate every model of ``MODELS``; return the results dict."""
     results = {}
-    for name, ablation in MODELS.items():
-        root = work_dir / Path(ablation).stem
+    for name, (folder, extra_configs) in MODELS.items():
+        root = work_dir / folder
         root.mkdir(parents=True, exist_ok=True)
         train_cmd = [
             sys.executable, "-m", "monai.bundle", "run", "training",
-            "--config_file", _config_list(f"{CONFIGS}/train.json", ablation),
+            "--config_file", _config_list(f"{CONFIGS}/train.json", *extra_configs),
             "--bundle_root", str(root), *overrides,
         ]
         eval_cmd = [
             sys.executable, "-m", "monai.bundle", "run", "evaluating",
-            "--config_file", _config_list(f"{CONFIGS}/train.json", ablation, f"{CONFIGS}/evaluate.json"),
+            "--config_file", _config_list(f"{CONFIGS}/train.json", *extra_configs, f"{CONFIGS}/evaluate.json"),
             "--bundle_root", str(root), *overrides,
         ]
         print(f"[{name}] training ...", flush=True)
@@ -89,11 +97,11 @@ def benchmark(work_dir: Path, overrides: list[str]) -> dict:
         load_after = _load_average()
         print(f"[{name}] trained in {train_s:.0f} s; evaluating ...", flush=True)
         eval_s = _run(eval_cmd, root / "evaluate.log")
-        summary = json.loads((root / "eval" / "summary.json").read_text())
-        metrics = json.loads((root / "eval" / "test_metrics.json").read_text())
+        summary = json.loads((root / "eval" / "evaluation" / "summary.json").read_text())
+        metrics = json.loads((root / "eval" / "evaluation" / "test_metrics.json").read_text())
         results[name] = {
-            "train_command": shlex.join(["python", *train_cmd[1:]]),
-            "evaluate_command": shlex.join(["python", *eval_cmd[1:]]),
+            "train_command": _shell(train_cmd),
+            "evaluate_command": _shell(eval_cmd),
             "train_wall_s": round(train_s, 1),
             "evaluate_wall_s": round(eval_s, 1),
             "load_average_before_after_training": [load_before, load_after],
@@ -144,7 +152,7 @@ def main() -> None:
     results = benchmark(work_dir, overrides)
     total = time.perf_counter() - start
     report = {
-        "command": shlex.join(["python", "benchmarks/quality_ss_maf.py", *sys.argv[1:]]),
+        "command": _shell([sys.executable, "benchmarks/quality_ss_maf.py", *sys.argv[1:]]),
         "budget": f"bundle defaults{' with ' + ' '.join(overrides) if overrides else ''}; "
         f"{total / 60:.1f} min wall in total for both trainings and evaluations",
         "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, load average at the end {_load_average()}",
