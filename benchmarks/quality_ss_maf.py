@@ -58,7 +58,9 @@ def _run(command: list[str], log_path: Path) -> float:
         result = subprocess.run(command, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT)
     elapsed = time.perf_counter() - start
     if result.returncode != 0:
-        raise RuntimeError(f"command failed with exit code {result.returncode} (log: {log_path}): {shlex.join(command)}")
+        raise RuntimeError(
+            f"command failed with exit code {result.returncode} (log: {log_path}): {shlex.join(command)}"
+        )
     return elapsed
 
 
