@@ -12,6 +12,7 @@ Reference: Li et al., "PyTorch Distributed: Experiences on Accelerating Data Par
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import shutil
@@ -23,7 +24,9 @@ from typing import Any
 import torch
 import torch.distributed as dist
 from monai.data import DistributedSampler
-from monai.handlers import CheckpointSaver, ClearMLHandler, LogfileHandler, MLFlowHandler, StatsHandler, TensorBoardHandler
+from monai.handlers import (
+    CheckpointSaver, ClearMLHandler, LogfileHandler, MLFlowHandler, StatsHandler, TensorBoardHandler,
+)
 from monai.utils import IgniteInfo, min_version, optional_import
 
 idist, has_ignite = optional_import("ignite.distributed", IgniteInfo.OPT_IMPORT_VERSION, min_version)
@@ -147,13 +150,17 @@ def destroy_distributed() -> bool:
     return False
 
 
+_SCRATCH_CLEANUP: set[str] = set()
+
+
 def _scratch_dir() -> str:
     run_id = "".join(c for c in os.environ.get("TORCHELASTIC_RUN_ID", "local") if c.isalnum() or c in "-_")
     return os.path.join(tempfile.gettempdir(), f"monai_ext_rank{get_rank()}_{run_id}_{os.getpid()}")
 
 
 def rank_output_dir(output_dir: str) -> str:
-    """``output_dir`` on rank 0; on other ranks a private scratch folder, removed by :func:`destroy_distributed`.
+    """``output_dir`` on rank 0; on other ranks a private scratch folder, removed by :func:`destroy_distributed` or,
+    if the run fails before that, when the process exits.
 
     Under DDP only rank 0 writes logs, TensorBoard files and the executed config (``--tracking`` exports it to
     ``output_dir`` in every process); the other ranks still build the same handler objects, and whatever they
@@ -161,7 +168,11 @@ def rank_output_dir(output_dir: str) -> str:
     """
     if get_rank() == 0:
         return output_dir
-    return _scratch_dir()
+    scratch = _scratch_dir()
+    if scratch not in _SCRATCH_CLEANUP:  # also when the run fails before `finalize`
+        _SCRATCH_CLEANUP.add(scratch)
+        atexit.register(shutil.rmtree, scratch, ignore_errors=True)
+    return scratch
 
 
 def rank0_handlers(handlers: Sequence[Any] | None, rank0_only: Sequence[type] | None = None) -> list[Any] | None:
