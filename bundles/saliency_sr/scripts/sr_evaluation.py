@@ -34,7 +34,13 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from monai_ext.engines import gaussian_downsample, restore_objects, safe_load_checkpoint
-from monai_ext.metrics import pooled_scores, segmentation_counts, super_resolution_metrics, write_json, write_metrics_csv
+from monai_ext.metrics import (
+    pooled_scores,
+    segmentation_counts,
+    super_resolution_metrics,
+    write_json,
+    write_metrics_csv,
+)
 
 __all__ = ["SR_METRICS", "SEG_METRICS", "load_weights", "bicubic_upsample", "evaluate_super_resolution"]
 

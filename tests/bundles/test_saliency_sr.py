@@ -1,0 +1,304 @@
+# Copyright (c) 2026 The monai_ext authors. Licensed under the Apache License, Version 2.0.
+"""Tests of the saliency_sr bundle: the default configs run through ``monai.bundle`` with tiny overrides.
+
+Covers: both training stages (MSE pre-training, then adversarial training resumed from the stage-1 checkpoint),
+the generator loss of the bundle against the terms computed by hand on one batch, the downstream segmentation
+config, the evaluation (SR and bicubic metrics recomputed independently, downstream scores) and folder inference.
+"""
+
+from __future__ import annotations
+
+import csv
+import glob
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from monai.bundle import ConfigParser, ConfigWorkflow
+from PIL import Image
+
+from monai_ext.data import build_datalist
+from monai_ext.engines import gaussian_downsample
+from monai_ext.losses import VGGFeatureLoss
+from monai_ext.losses.vgg_feature import VGG16Features
+from monai_ext.metrics import gradient_sharpness, pooled_scores, psnr, rmse, segmentation_counts, ssim
+from monai_ext.networks import SRGenerator, UNet
+from monai_ext.transforms import local_saliency_map
+
+Events = pytest.importorskip("ignite.engine").Events
+
+BUNDLE = Path(__file__).resolve().parents[2] / "bundles" / "saliency_sr"
+CONFIGS = BUNDLE / "configs"
+TRAIN = str(CONFIGS / "train.json")
+SEG = str(CONFIGS / "train_downstream_seg.json")
+EVALUATE = str(CONFIGS / "evaluate.json")
+INFERENCE = str(CONFIGS / "inference.json")
+
+GEN = {"num_res_blocks": 1, "num_channels": 8}
+TINY = {
+    **GEN,
+    "disc_channels": 4,
+    "hr_spatial_size": [32, 32],
+    "hr_patch_size": [16, 16],
+    "patches_per_image": 1,
+    "batch_size": 2,
+    "pretrain_epochs": 1,
+    "max_epochs": 1,
+    "val_interval": 1,
+    "seg_base_channels": 4,
+    "train#dataset#data": "$monai_ext.data.build_datalist('chasedb1', None, 'train')[:2]",
+    "validate#dataset#data": "$monai_ext.data.build_datalist('chasedb1', None, 'val')[:1]",
+}
+SEG_TINY = {"seg_max_epochs": 1, "seg_patch_size": [16, 16], "seg_patches_per_image": 1, "seg_val_interval": 1}
+
+
+def _workflow(config_file, root: Path, run_id: str = "run", workflow_type: str = "train", **override) -> ConfigWorkflow:
+    workflow = ConfigWorkflow(
+        config_file=config_file,
+        meta_file=str(CONFIGS / "metadata.json"),
+        logging_file=str(CONFIGS / "logging.conf"),
+        workflow_type=workflow_type,
+        run_id=run_id,
+        bundle_root=str(root),
+        **override,
+    )
+    workflow.initialize()
+    return workflow
+
+
+def _load(path: Path) -> dict:
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def _params(state: dict) -> dict[str, torch.Tensor]:
+    return {k: v for k, v in state.items() if "running_" not in k and "num_batches" not in k}
+
+
+@pytest.mark.parametrize("factor", [2, 4, 8, 16])
+def test_config_networks_cascade_x2_stages_and_take_any_size(factor):
+    parser = ConfigParser()
+    parser.read_config(TRAIN)
+    parser.update({"upscale_rate": factor, "device": "cpu", **GEN, "disc_channels": 4})
+    generator = parser.get_parsed_content("network_def")
+    assert len(generator.stages) == int(np.log2(factor))  # x2 up-stages cascaded to the factor
+    with torch.no_grad():
+        assert generator.eval()(torch.rand(1, 3, 5, 7)).shape == (1, 3, 5 * factor, 7 * factor)
+        assert parser.get_parsed_content("discriminator_def").eval()(torch.rand(2, 3, 40, 72)).shape == (2, 1)
+
+
+@pytest.fixture(scope="module")
+def trained_root(tmp_path_factory) -> Path:
+    """Both training stages and the downstream segmentation network, trained with tiny settings."""
+    root = tmp_path_factory.mktemp("saliency_sr")
+    workflow = _workflow(TRAIN, root, **TINY)
+    assert not workflow.check_properties()
+    workflow.run()
+    workflow.finalize()
+    seg = _workflow([TRAIN, SEG], root, **TINY, **SEG_TINY)
+    assert not seg.check_properties()
+    seg.run()
+    seg.finalize()
+    return root
+
+
+def test_training_leaves_generator_and_discriminator_checkpoints(trained_root):
+    models = trained_root / "models"
+    mse = _load(models / "checkpoint_mse_x4_final.pt")
+    gan = _load(models / "checkpoint_gan_x4_final.pt")
+    assert set(mse) == {"model", "optimizer", "trainer"}
+    assert set(gan) == {"model", "discriminator", "optimizer", "d_optimizer", "trainer"}
+    assert gan["trainer"]["iteration"] == 1 and mse["trainer"]["iteration"] == 1  # 2 images, batch 2, 1 epoch
+    # the discriminator checkpoint is an SRDiscriminator with the configured width (first conv: 3 -> 4 maps)
+    assert gan["discriminator"]["features.0.weight"].shape == (4, 3, 3, 3)
+    # model.pt is the final generator of stage 2, a bare state dict loadable into the x4 network_def
+    model = _load(models / "model.pt")
+    generator = SRGenerator(scale_factor=4, residual_per_stage=False, **GEN)
+    generator.load_state_dict(model)
+    for key, value in model.items():
+        torch.testing.assert_close(value, gan["model"][key])
+    assert glob.glob(str(trained_root / "eval" / "events.out.tfevents.*"))
+    # downstream segmentation network trained on HR images, best validation Dice
+    UNet(spatial_dims=2, in_channels=3, out_channels=2, base_channels=4).load_state_dict(_load(models / "seg_model.pt"))
+
+
+def test_stage2_resumes_from_stage1_checkpoint_and_updates_both_networks(tmp_path):
+    stage1 = _workflow(TRAIN, tmp_path, run_id="stage1", **TINY)
+    stage1.run()
+    stage1.finalize()
+    checkpoint = _load(tmp_path / "models" / "checkpoint_mse_x4_final.pt")["model"]
+    assert not (tmp_path / "models" / "checkpoint_gan_x4_final.pt").exists()
+
+    stage2 = _workflow(TRAIN, tmp_path, run_id="stage2", **TINY)
+    generator = stage2.parser.get_parsed_content("network")
+    discriminator = stage2.parser.get_parsed_content("discriminator")
+    trainer = stage2.parser.get_parsed_content("train#trainer")
+    init_generator = {k: v.clone() for k, v in generator.state_dict().items()}
+    seen: dict[str, dict[str, torch.Tensor]] = {}
+
+    @trainer.on(Events.ITERATION_STARTED(once=1))
+    def _capture(engine):  # after the CheckpointLoader (Events.STARTED), before the first update
+        seen["generator"] = {k: v.clone() for k, v in generator.state_dict().items()}
+        seen["discriminator"] = {k: v.clone() for k, v in discriminator.state_dict().items()}
+
+    stage2.run()
+    stage2.finalize()
+    start = _params(seen["generator"])
+    for key, value in start.items():
+        torch.testing.assert_close(value, checkpoint[key])
+    assert any(not torch.equal(value, init_generator[key]) for key, value in start.items())
+    # one adversarial step changes both networks
+    final = _load(tmp_path / "models" / "checkpoint_gan_x4_final.pt")
+    assert any(not torch.equal(v, final["model"][k]) for k, v in start.items())
+    assert any(not torch.equal(v, final["discriminator"][k]) for k, v in _params(seen["discriminator"]).items())
+
+
+def test_generator_loss_terms_and_weights_match_hand_computation(tmp_path):
+    workflow = _workflow(TRAIN, tmp_path, run_id="stage2", pretrained_generator=None, **TINY)
+    loss = workflow.parser.get_parsed_content("train#loss")
+    assert (loss.mse_weight, loss.saliency_weight, loss.adversarial_weight) == (1.0, 1.0, 0.01)
+    assert loss.vgg_loss is None  # no vgg_weights_path by default: the VGG term is off
+    assert loss.saliency_mse.weight_offset == 0.0
+    optimizer = workflow.parser.get_parsed_content("train#g_optimizer")
+    assert optimizer.defaults["betas"][0] == pytest.approx(0.93)
+    assert isinstance(workflow.parser.get_parsed_content("pretrain#loss"), torch.nn.MSELoss)
+    trainer = workflow.parser.get_parsed_content("train#trainer")
+    discriminator = workflow.parser.get_parsed_content("discriminator")
+    captured = {}
+
+    @trainer.on(Events.ITERATION_COMPLETED(once=1))
+    def _capture(engine):
+        captured.update(engine.state.output)
+        captured["terms"] = dict(loss.last_terms)
+        with torch.no_grad():  # the discriminator is not updated after the generator step: same logits (BN batch stats)
+            captured["fake_logits"] = discriminator.train()(engine.state.output["pred"])
+
+    workflow.run()
+    workflow.finalize()
+    sr, hr = captured["pred"], captured["label"]
+    assert sr.shape == hr.shape == (2, 3, 16, 16)
+    weights = local_saliency_map(hr, intensity_range=(0.0, 1.0))  # hard histogram: fixed weights of eq. 7
+    weighted_mse = (weights * (sr - hr) ** 2).mean()
+    soft_sr = local_saliency_map(sr, intensity_range=(0.0, 1.0), histogram="soft")
+    soft_hr = local_saliency_map(hr, intensity_range=(0.0, 1.0), histogram="soft")
+    saliency = ((soft_sr - soft_hr) ** 2).mean()
+    adversarial = F.softplus(-captured["fake_logits"]).mean()  # -log sigmoid(D(G(LR)))
+    terms = captured["terms"]
+    assert set(terms) == {"saliency_mse", "saliency", "adversarial"}
+    torch.testing.assert_close(terms["saliency_mse"], weighted_mse, rtol=1e-4, atol=1e-7)
+    torch.testing.assert_close(terms["saliency"], saliency, rtol=1e-4, atol=1e-7)
+    torch.testing.assert_close(terms["adversarial"], adversarial, rtol=1e-4, atol=1e-6)
+    torch.testing.assert_close(captured["g_loss"], weighted_mse + saliency + 0.01 * adversarial, rtol=1e-4, atol=1e-6)
+
+
+def test_loss_options_from_the_config(tmp_path):
+    vgg_file = tmp_path / "vgg16_relu4_1.pt"
+    torch.save(VGG16Features("relu4_1").state_dict(), vgg_file)
+    override = {
+        "vgg_weights_path": str(vgg_file),
+        "loss_weights": {"mse": 2.0, "vgg": 0.5, "saliency": 3.0, "adversarial": 0.1},
+        "saliency_weight_offset": 1.0,
+    }
+    workflow = _workflow(TRAIN, tmp_path, **{**TINY, **override})
+    loss = workflow.parser.get_parsed_content("train#loss")
+    assert isinstance(loss.vgg_loss, VGGFeatureLoss)
+    assert (loss.mse_weight, loss.vgg_weight, loss.saliency_weight, loss.adversarial_weight) == (2.0, 0.5, 3.0, 0.1)
+    assert loss.saliency_mse.weight_offset == 1.0
+
+
+def _bicubic(lr: torch.Tensor, factor: int) -> torch.Tensor:
+    return F.interpolate(lr, scale_factor=factor, mode="bicubic", align_corners=False).clamp(0, 1)
+
+
+def _rows(path: Path) -> list[dict]:
+    with path.open() as stream:
+        return list(csv.DictReader(stream))
+
+
+def test_evaluate_writes_sr_bicubic_and_downstream_scores(trained_root):
+    data = build_datalist("chasedb1", None, "test")[:2]
+    override = {**TINY, "evaluation#data": data, "eval_factors": [4, 8]}
+    workflow = _workflow([TRAIN, EVALUATE], trained_root, run_id="evaluating", **override)
+    workflow.run()
+    out = trained_root / "eval" / "evaluation"
+    summary = json.loads((out / "evaluation.json").read_text())
+    assert summary["missing"] == ["generator_x8"]  # only x4 was trained
+    assert set(summary["super_resolution"]["x4"]) == {"sr", "bicubic"}
+    assert set(summary["super_resolution"]["x8"]) == {"bicubic"}
+    for method in ("sr", "bicubic"):
+        assert set(summary["super_resolution"]["x4"][method]) >= {"psnr", "ssim", "rmse", "sharpness"}
+    downstream = summary["downstream_segmentation"]
+    assert set(downstream) == {"hr", "x4", "x8"} and set(downstream["x4"]) == {"sr", "bicubic"}
+    assert set(downstream["hr"]) == {"accuracy", "sensitivity", "specificity", "dice"}
+
+    # independent recomputation for the first image
+    preprocessing = workflow.parser.get_parsed_content("evaluation#preprocessing")
+    sample = preprocessing(dict(data[0]))
+    hr = torch.as_tensor(sample["image"]).as_subclass(torch.Tensor)[None].float()
+    label = torch.as_tensor(sample["label"]).as_subclass(torch.Tensor)[None]
+    assert hr.shape == (1, 3, 32, 32)
+    generator = SRGenerator(scale_factor=4, residual_per_stage=False, **GEN)
+    generator.load_state_dict(_load(trained_root / "models" / "checkpoint_gan_x4_final.pt")["model"])
+    segmenter = UNet(spatial_dims=2, in_channels=3, out_channels=2, base_channels=4)
+    segmenter.load_state_dict(_load(trained_root / "models" / "seg_model.pt"))
+    generator.eval(), segmenter.eval()
+    rows = {(r["id"], r["factor"], r["method"]): r for r in _rows(out / "sr_metrics.csv")}
+    seg_rows = {(r["id"], r["factor"], r["input"]): r for r in _rows(out / "downstream_segmentation.csv")}
+    with torch.no_grad():
+        for factor in (4, 8):
+            lr = gaussian_downsample(hr, factor)
+            outputs = {"bicubic": _bicubic(lr, factor)}
+            if factor == 4:
+                outputs["sr"] = generator(lr).clamp(0, 1)
+            for method, image in outputs.items():
+                row = rows[(data[0]["id"], str(factor), method)]
+                assert float(row["psnr"]) == pytest.approx(float(psnr(image, hr, crop_border=factor)), rel=1e-6)
+                assert float(row["ssim"]) == pytest.approx(float(ssim(image, hr, crop_border=factor)), rel=1e-5)
+                assert float(row["rmse"]) == pytest.approx(float(rmse(image, hr, crop_border=factor)), rel=1e-6)
+                sharpness = float(gradient_sharpness(image, crop_border=factor))
+                assert float(row["sharpness"]) == pytest.approx(sharpness, rel=1e-6)
+                counts = segmentation_counts(segmenter(image), label, num_classes=2)
+                dice = float(pooled_scores(counts, "dice")["dice"])
+                assert float(seg_rows[(data[0]["id"], str(factor), method)]["dice"]) == pytest.approx(dice, rel=1e-6)
+        counts = segmentation_counts(segmenter(hr), label, num_classes=2)
+        scores = pooled_scores(counts, ("accuracy", "recall"))
+        row = seg_rows[(data[0]["id"], "-", "hr")]
+        assert float(row["accuracy"]) == pytest.approx(float(scores["accuracy"]), rel=1e-6)
+        assert float(row["sensitivity"]) == pytest.approx(float(scores["recall"]), rel=1e-6)
+    # bicubic PSNR at x4 beats x8 on real images (less information lost)
+    x4, x8 = summary["super_resolution"]["x4"]["bicubic"], summary["super_resolution"]["x8"]["bicubic"]
+    assert x4["psnr"] > x8["psnr"]
+
+    strict = _workflow([TRAIN, EVALUATE], trained_root, run_id="evaluating", require_generators=True, **override)
+    with pytest.raises(RuntimeError) as error:
+        strict.run()
+    assert "no x8 generator checkpoint" in str(error.value.__cause__ or error.value)
+
+
+def test_inference_writes_sr_images_and_failure_report(trained_root, tmp_path):
+    folder = tmp_path / "lr"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 256, (20, 24, 3), dtype=np.uint8)).save(folder / "small.png")
+    Image.fromarray(rng.integers(0, 256, (12, 10, 3), dtype=np.uint8)).save(folder / "tiny.png")
+    (folder / "broken.png").write_bytes(b"not an image")
+    out = tmp_path / "sr"
+    workflow = _workflow(
+        INFERENCE,
+        trained_root,
+        run_id="inference",
+        workflow_type="inference",
+        dataset_dir=str(folder),
+        output_dir=str(out),
+        **GEN,
+    )
+    assert not workflow.check_properties()
+    workflow.run()
+    assert Image.open(out / "small_sr_x4.png").size == (96, 80)  # (W, H) = 4 x (24, 20)
+    assert Image.open(out / "tiny_sr_x4.png").size == (40, 48)
+    report = json.loads((out / "failures.json").read_text())
+    assert report["num_written"] == 2 and [f["file"] for f in report["failures"]] == [str(folder / "broken.png")]
+    assert os.path.exists(out / "failures.csv")
