@@ -14,7 +14,7 @@ Deviations from the bundle's ``train.json``, to keep the benchmark within a CPU 
 once by the distilled student (``models/student.pt`` from ``train_sr.json`` + ``distill.json``) and kept fixed (the
 bundle fine-tunes the SR network at 0.01x the learning rate); augmentation is flips + rot90 applied identically to
 LR and SR (no brightness / contrast jitter, which would desynchronise the pair); no ImageNet weights. Each variant
-keeps the epoch with the best validation accuracy and is scored once on the test split with
+keeps the epoch with the best validation accuracy and is scored on the test split with
 ``monai_ext.metrics.classification_metrics``. SAI mixes samples of a batch, also in eval mode: the SAI rows are
 evaluated with the training batch size (8) and, for reference, one image at a time (batch 1, as folder inference).
 
@@ -127,9 +127,9 @@ def predict(net: nn.Module, x_lr: torch.Tensor, x_sr: torch.Tensor, batch: int) 
     return torch.cat([net(x_lr[i : i + batch], x_sr[i : i + batch]) for i in range(0, len(x_lr), batch)])
 
 
-def train_variant(name: str, data: dict[str, tuple], args: argparse.Namespace) -> dict[str, Any]:
-    torch.manual_seed(args.seed)
-    generator = torch.Generator().manual_seed(args.seed)
+def train_variant(name: str, data: dict[str, tuple], args: argparse.Namespace, seed: int) -> dict[str, Any]:
+    torch.manual_seed(seed)
+    generator = torch.Generator().manual_seed(seed)
     net, loss_fn = build_variant(name, 2)
     optimizer = torch.optim.Adam(net.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=30, gamma=0.5)
@@ -153,13 +153,13 @@ def train_variant(name: str, data: dict[str, tuple], args: argparse.Namespace) -
         scheduler.step()
         val_acc = classification_metrics(v_y, predict(net, v_lr, v_sr, args.batch_size), 2)["accuracy"]
         history.append({"epoch": epoch, "train_loss": float(torch.stack(losses).mean()), "val_accuracy": val_acc})
-        print(f"[{name}] epoch {epoch}: loss {history[-1]['train_loss']:.4f} val acc {val_acc:.4f}", flush=True)
+        print(f"[{name} seed {seed}] epoch {epoch}: loss {history[-1]['train_loss']:.4f} val acc {val_acc:.4f}", flush=True)
         if val_acc > best[0]:
             best = (val_acc, epoch, {k: v.clone() for k, v in net.state_dict().items()})
     net.load_state_dict(best[2])
     t_lr, t_sr, t_y = data["test"]
     result = {
-        "label": VARIANTS[name],
+        "seed": seed,
         "best_epoch": best[1],
         "val_accuracy": best[0],
         "test": classification_metrics(t_y, predict(net, t_lr, t_sr, args.batch_size), 2),
@@ -173,31 +173,37 @@ def train_variant(name: str, data: dict[str, tuple], args: argparse.Namespace) -
     return result
 
 
+def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Mean and (population) standard deviation over seeds of the reported test metrics."""
+    summary: dict[str, Any] = {}
+    for part in ("test", "test_batch1"):
+        if part in runs[0]:
+            values = {k: np.array([r[part][k] for r in runs]) for k in REPORTED}
+            summary[part] = {k: {"mean": float(v.mean()), "std": float(v.std())} for k, v in values.items()}
+    return summary
+
+
 def markdown(report: dict[str, Any]) -> str:
+    settings = report["settings"]
     lines = [
         "# SAI diagnosis quality benchmark (histology_96 test split, 66 patches)",
         "",
         f"Command: `{report['command']}`  ",
-        f"Epochs {report['settings']['epochs']}, batch {report['settings']['batch_size']}, seed "
-        f"{report['settings']['seed']}, {report['settings']['threads']} torch thread(s); total wall "
-        f"{report['wall_s']} s, CPU {report['cpu_s']} s; load average at start / end {report['load_start']} / "
-        f"{report['load_end']}.",
+        f"{settings['epochs']} epochs per variant (best validation epoch kept), batch {settings['batch_size']}, seeds "
+        f"{settings['seeds']}, {settings['threads']} torch thread(s); total wall {report['wall_s']} s, CPU "
+        f"{report['cpu_s']} s; load average at start / end {report['load_start']} / {report['load_end']}.",
         "",
-        "| variant | best epoch (val acc) | accuracy | macro F1 | kappa | MCC |",
-        "|---|---|---|---|---|---|",
+        "Test scores, mean +- std over seeds:",
+        "",
+        "| variant | accuracy | macro F1 | kappa | MCC |",
+        "|---|---|---|---|---|",
     ]
     for result in report["results"].values():
-        t = result["test"]
-        lines.append(
-            f"| {result['label']} | {result['best_epoch']} ({result['val_accuracy']:.3f}) | {t['accuracy']:.3f} | "
-            f"{t['macro_f1']:.3f} | {t['kappa']:.3f} | {t['mcc']:.3f} |"
-        )
-        if "test_batch1" in result:
-            b = result["test_batch1"]
-            lines.append(
-                f"| {result['label']}, evaluated one image at a time | | {b['accuracy']:.3f} | {b['macro_f1']:.3f} | "
-                f"{b['kappa']:.3f} | {b['mcc']:.3f} |"
-            )
+        for part, suffix in (("test", ""), ("test_batch1", ", evaluated one image at a time")):
+            if part in result["summary"]:
+                t = result["summary"][part]
+                cells = " | ".join(f"{t[k]['mean']:.3f} +- {t[k]['std']:.3f}" for k in ("accuracy", "macro_f1", "kappa", "mcc"))
+                lines.append(f"| {result['label']}{suffix} | {cells} |")
     lines += ["", f"SR images: {report['sr_source']} (fixed during training)."]
     return "\n".join(lines) + "\n"
 
@@ -209,7 +215,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--batch_size", type=int, default=8)
     parser.add_argument("--lr", type=float, default=5e-4)
     parser.add_argument("--weight_decay", type=float, default=1e-5)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     parser.add_argument("--output", default=str(REPO_ROOT / "benchmarks/results/quality_sai_diagnosis.json"))
@@ -228,12 +234,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     for split in ("train", "val", "test"):
         images, labels = load_split(split)
         data[split] = (images, super_resolve(student, images), labels)
-    results = {name: train_variant(name, data, args) for name in args.variants}
+    results = {}
+    for name in args.variants:
+        runs = [train_variant(name, data, args, seed) for seed in args.seeds]
+        results[name] = {"label": VARIANTS[name], "summary": summarise(runs), "runs": runs}
     report = {
         "date": datetime.datetime.now().isoformat(timespec="seconds"),
         "command": "python benchmarks/quality_sai_diagnosis.py " + " ".join(argv if argv is not None else sys.argv[1:]),
         "settings": vars(args),
-        "sr_source": f"MRCNet student x2 from {os.path.relpath(args.student, REPO_ROOT)}",
+        "sr_source": f"MRCNet student x2 from {args.student}",
         "split_sizes": {k: len(v[2]) for k, v in data.items()},
         "results": results,
         "wall_s": round(time.time() - start, 1),

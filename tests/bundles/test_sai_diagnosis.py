@@ -1,0 +1,323 @@
+# Copyright (c) 2026 The monai_ext authors. Licensed under the Apache License, Version 2.0.
+"""Bundle ``sai_diagnosis``: the three training stages chained through ``monai.bundle`` on tiny overrides
+(teacher -> distilled student -> diagnosis framework, each loading the previous checkpoint from one bundle_root),
+evaluation metrics against the metric functions applied by hand, folder inference with a broken file, k-fold and
+dataset override configs.
+
+Reference: Chen et al., "Super-Resolution Enhanced Medical Image Diagnosis with Sample Affinity Interaction",
+IEEE TMI 40(5), 2021.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import shutil
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from monai.bundle import ConfigWorkflow
+from monai.handlers import from_engine
+from PIL import Image
+
+from monai_ext.data import build_histology_datalist, embedded_dataset_dir, k_fold_split
+from monai_ext.metrics import classification_metrics
+from monai_ext.networks import MRCNet, SAIFramework
+
+REPO = Path(__file__).resolve().parents[2]
+CONFIGS = REPO / "bundles" / "sai_diagnosis" / "configs"
+LR_SIZE = 32  # smallest LR size the ResNet-18 branches accept
+
+SR_TINY = {
+    "hr_patch_size": [32, 32],
+    "val_hr_size": [32, 32],
+    "batch_size": 2,
+    "val_interval": 1,
+    "num_workers": 0,
+}
+
+
+def _workflow(configs: list[str], bundle_root: Path, workflow_type: str = "train", **override) -> ConfigWorkflow:
+    files = [str(CONFIGS / c) for c in configs]
+    workflow = ConfigWorkflow(
+        config_file=files if len(files) > 1 else files[0],
+        logging_file=str(CONFIGS / "logging.conf"),
+        workflow_type=workflow_type,
+        bundle_root=str(bundle_root),
+        **override,
+    )
+    workflow.initialize()
+    return workflow
+
+
+def _run(configs: list[str], bundle_root: Path, workflow_type: str = "train", **override) -> ConfigWorkflow:
+    workflow = _workflow(configs, bundle_root, workflow_type, **override)
+    workflow.run()
+    workflow.finalize()
+    return workflow
+
+
+def _state(path: Path) -> dict[str, torch.Tensor]:
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def _load_input(path: str) -> torch.Tensor:
+    """The validation preprocessing written independently: RGB in [0, 1], area-resized to the LR size."""
+    pixels = np.asarray(Image.open(path).convert("RGB"), dtype=np.float32) / 255.0
+    image = torch.from_numpy(pixels).permute(2, 0, 1)[None]
+    return F.interpolate(image, size=(LR_SIZE, LR_SIZE), mode="area")[0]
+
+
+def _diagnosis_items() -> dict[str, list[dict]]:
+    """A few patches per class from every split of the embedded histology data."""
+
+    def pick(split: str, per_class: int) -> list[dict]:
+        items = build_histology_datalist(embedded_dataset_dir("histology_96"), split)
+        return [d for d in items if d["label"] == 0][:per_class] + [d for d in items if d["label"] == 1][:per_class]
+
+    return {"train": pick("train", 2), "val": pick("val", 1), "test": pick("test", 2)}
+
+
+def _diagnosis_override(items: dict[str, list[dict]]) -> dict:
+    return {
+        "train_datalist": items["train"],
+        "val_datalist": items["val"],
+        "image_size": [LR_SIZE, LR_SIZE],
+        "batch_size": 2,
+        "val_batch_size": 2,
+        "max_epochs": 1,
+        "val_interval": 1,
+    }
+
+
+@pytest.fixture(scope="module")
+def hr_dirs(tmp_path_factory) -> dict[str, str]:
+    """Two HR training tiles and one validation tile copied from the embedded ``histology_hr``."""
+    root = tmp_path_factory.mktemp("hr")
+    source = Path(embedded_dataset_dir("histology_hr"))
+    for split, count in (("train", 2), ("val", 1)):
+        (root / split).mkdir()
+        for path in sorted((source / split).glob("*.png"))[:count]:
+            shutil.copy(path, root / split / path.name)
+    return {"sr_train_dir": str(root / "train"), "sr_val_dir": str(root / "val")}
+
+
+@pytest.fixture(scope="module")
+def chain(tmp_path_factory, hr_dirs) -> dict:
+    """Run the three stages in one bundle_root: train_sr -> distill -> train; keep the workflows for inspection."""
+    root = tmp_path_factory.mktemp("sai_bundle")
+    workflows = {"root": root}
+    workflows["train_sr"] = _run(["train_sr.json"], root, max_epochs=1, **SR_TINY, **hr_dirs)
+    # no epoch: the student must come out exactly equal to the teacher it was initialised from
+    _run(["distill.json"], root, distill_epochs=0, finetune_epochs=0, **SR_TINY, **hr_dirs)
+    shutil.copy(root / "models" / "student.pt", root / "models" / "student_init.pt")
+    workflows["distill"] = _run(["distill.json"], root, distill_epochs=1, finetune_epochs=1, **SR_TINY, **hr_dirs)
+    # SR learning-rate scale 0: the SR part of the framework must stay equal to the distilled student
+    workflows["train"] = _run(["train.json"], root, sr_lr_scale=0.0, **_diagnosis_override(_diagnosis_items()))
+    return workflows
+
+
+@pytest.fixture(scope="module")
+def chained_root(chain) -> Path:
+    return chain["root"]
+
+
+def test_teacher_stage_writes_recursive_mrcnet(chain):
+    parser = chain["train_sr"].parser
+    network = parser.get_parsed_content("network")
+    assert network.num_recursions == 3 and network.upscale_factor == 2
+    assert parser.get_parsed_content("train#trainer").state.iteration == 1  # 2 tiles, batch 2, 1 epoch
+    psnr = parser.get_parsed_content("validate#evaluator").state.metrics["val_psnr"]
+    assert np.isfinite(psnr) and psnr > 10.0
+    saved = _state(chain["root"] / "models" / "teacher.pt")
+    assert saved.keys() == network.state_dict().keys()
+    assert all(torch.equal(saved[k], v.cpu()) for k, v in network.state_dict().items())
+
+
+def test_distill_stage_initialises_student_from_teacher(chained_root):
+    teacher = _state(chained_root / "models" / "teacher.pt")
+    student_init = _state(chained_root / "models" / "student_init.pt")
+    student = _state(chained_root / "models" / "student.pt")
+    assert student.keys() == teacher.keys() == student_init.keys()
+    assert all(torch.equal(student_init[k], teacher[k]) for k in teacher)
+    assert any(not torch.equal(student[k], teacher[k]) for k in teacher)
+    MRCNet(3, 3, upscale_factor=2, num_recursions=1).load_state_dict(student, strict=True)
+
+
+def test_distill_stage_runs_both_phases(chain):
+    parser = chain["distill"].parser
+    assert parser.get_parsed_content("network").num_recursions == 1
+    teacher = parser.get_parsed_content("teacher")
+    assert teacher.num_recursions == 3 and not teacher.training
+    assert not any(p.requires_grad for p in teacher.parameters())
+    assert parser.get_parsed_content("train#trainer").state.iteration == 1
+    assert parser.get_parsed_content("finetune#trainer").state.iteration == 1
+    assert from_engine(["loss"], first=True)(parser.get_parsed_content("train#trainer").state.output) > 0
+
+
+def test_diagnosis_stage_starts_from_student(chain):
+    chained_root = chain["root"]
+    parser = chain["train"].parser
+    assert parser.get_parsed_content("train#trainer").state.iteration == 2  # 4 patches, batch 2, 1 epoch
+    assert 0.0 <= parser.get_parsed_content("validate#evaluator").state.metrics["val_accuracy"] <= 1.0
+    groups = parser.get_parsed_content("optimizer").param_groups
+    assert [g["lr"] for g in groups] == [5e-4, 0.0] and groups[0]["weight_decay"] == 1e-5
+    student = _state(chained_root / "models" / "student.pt")
+    model = _state(chained_root / "models" / "model.pt")
+    sr_part = {k[len("sr_network.") :]: v for k, v in model.items() if k.startswith("sr_network.")}
+    assert sr_part.keys() == student.keys()
+    assert all(torch.equal(sr_part[k], student[k]) for k in student)
+    # model.pt is the network after its only (hence best) validation; the diagnosis group took the two Adam steps
+    network = parser.get_parsed_content("network")
+    assert all(torch.equal(model[k], v.cpu()) for k, v in network.state_dict().items())
+    optimizer = parser.get_parsed_content("optimizer")
+    assert {int(optimizer.state[p]["step"]) for p in groups[0]["params"]} == {2}
+    assert (chained_root / "models" / "checkpoint_final.pt").is_file()
+
+
+def test_diagnosis_without_student_logs_it(tmp_path):
+    workflow = _workflow(["train.json"], tmp_path, **_diagnosis_override(_diagnosis_items()))
+    assert workflow.parser.get_parsed_content("sr_weights_path") is None
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler(level=logging.WARNING)
+    handler.emit = records.append
+    logger = logging.getLogger("sai_diagnosis")
+    logger.addHandler(handler)
+    try:
+        workflow.parser.get_parsed_content("run#0")
+    finally:
+        logger.removeHandler(handler)
+    assert len(records) == 1 and records[0].levelno == logging.WARNING
+    message = records[0].getMessage()
+    assert "no distilled student" in message and str(tmp_path / "models" / "student.pt") in message
+
+
+def test_evaluate_matches_metric_functions(chained_root, tmp_path):
+    items = _diagnosis_items()
+    override = {**_diagnosis_override(items), "val_batch_size": len(items["test"])}
+    override.pop("val_datalist")
+    root = tmp_path / "eval_root"
+    (root / "models").mkdir(parents=True)
+    shutil.copy(chained_root / "models" / "model.pt", root / "models" / "model.pt")
+    _run(["train.json", "evaluate.json"], root, val_pool=items["test"], **override)
+    report = json.loads((root / "eval" / "metrics.json").read_text())
+
+    net = SAIFramework(3, 2, upscale_factor=2)
+    net.load_state_dict(_state(root / "models" / "model.pt"))
+    net.eval()
+    images = torch.stack([_load_input(d["image"]) for d in items["test"]])
+    labels = torch.tensor([d["label"] for d in items["test"]])
+    with torch.no_grad():
+        logits = net(images)  # the whole eval set is one batch, as in the evaluator (SAI mixes within a batch)
+    expected = classification_metrics(labels, logits, num_classes=2)
+    assert report["num_samples"] == len(items["test"])
+    assert report["confusion_matrix"] == expected["confusion_matrix"]
+    for key in ("accuracy", "macro_f1", "macro_sensitivity", "macro_specificity", "kappa", "mcc"):
+        assert report[key] == pytest.approx(expected[key], abs=1e-12), key
+    assert report["class_names"] == ["normal", "tumour"]
+    assert sum(map(sum, report["confusion_matrix"])) == len(items["test"])
+
+
+def test_inference_writes_probabilities_and_failure_report(chained_root, tmp_path):
+    items = _diagnosis_items()["test"][:3]
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for d in items:
+        shutil.copy(d["image"], folder / Path(d["image"]).name)
+    (folder / "broken.png").write_bytes(b"not a png")
+    out = tmp_path / "out"
+    _run(
+        ["inference.json"], tmp_path, workflow_type="infer", dataset_dir=str(folder), output_dir=str(out),
+        checkpoint=str(chained_root / "models" / "model.pt"), image_size=[LR_SIZE, LR_SIZE],
+    )
+    with open(out / "predictions.csv", newline="") as stream:
+        rows = list(csv.reader(stream))
+    assert rows[0] == ["file", "prob_normal", "prob_tumour"]
+    assert len(rows) == 1 + len(items)
+    net = SAIFramework(3, 2, upscale_factor=2)
+    net.load_state_dict(_state(chained_root / "models" / "model.pt"))
+    net.eval()
+    by_name = {Path(r[0]).name: np.asarray(r[1:], dtype=float) for r in rows[1:]}
+    for d in items:
+        with torch.no_grad():
+            expected = torch.softmax(net(_load_input(d["image"])[None]), dim=1)[0].numpy()
+        got = by_name[Path(d["image"]).name]
+        assert got.sum() == pytest.approx(1.0, abs=1e-5)
+        np.testing.assert_allclose(got, expected, atol=1e-4)
+    failures = json.loads((out / "failures.json").read_text())
+    assert [Path(f["file"]).name for f in failures["failures"]] == ["broken.png"]
+    assert failures["num_written"] == len(items)
+
+
+def test_k_fold_options(chained_root, tmp_path):
+    pool = build_histology_datalist(embedded_dataset_dir("histology_96"), ["train", "val"])
+    workflow = _workflow(["train.json"], tmp_path, num_folds=3, fold=1)
+    train, val = k_fold_split(pool, 3, 1, 0)
+    assert workflow.parser.get_parsed_content("train#dataset#data") == train
+    assert workflow.parser.get_parsed_content("val_datalist") == val
+    assert workflow.parser.get_parsed_content("model_filename") == "model_fold1.pt"
+
+    # evaluation of fold 1 reads model_fold1.pt and reports on the held-out fold only
+    small_pool = _diagnosis_items()["train"] + _diagnosis_items()["test"]
+    root = tmp_path / "kfold"
+    (root / "models").mkdir(parents=True)
+    shutil.copy(chained_root / "models" / "model.pt", root / "models" / "model_fold1.pt")
+    _run(["train.json", "evaluate.json"], root, num_folds=2, fold=1, kfold_pool=small_pool,
+         image_size=[LR_SIZE, LR_SIZE], val_batch_size=4)
+    report = json.loads((root / "eval" / "metrics_fold1.json").read_text())
+    assert report["fold"] == 1 and report["num_folds"] == 2
+    assert report["num_samples"] == len(k_fold_split(small_pool, 2, 1, 0)[1])
+    assert report["checkpoint"].endswith("model_fold1.pt")
+
+
+def _class_folders(root: Path, classes: list[str], per_class: int = 2) -> None:
+    source = build_histology_datalist(embedded_dataset_dir("histology_96"), "train")
+    for i, name in enumerate(classes):
+        (root / name).mkdir(parents=True)
+        for d in source[i * per_class : (i + 1) * per_class]:
+            shutil.copy(d["image"], root / name / Path(d["image"]).name)
+
+
+def test_cadcap_override(tmp_path):
+    data = tmp_path / "cadcap"
+    _class_folders(data, ["Normal", "inflammatory", "vascular"], per_class=3)
+    workflow = _workflow(["train.json", "datasets/cadcap.json"], tmp_path, dataset_dir=str(data), fold=4)
+    train = workflow.parser.get_parsed_content("train#dataset#data")
+    val = workflow.parser.get_parsed_content("validate#dataset#data")
+    assert len(train) + len(val) == 9 and {d["label"] for d in train} == {0, 1, 2}
+    assert not {d["image"] for d in train} & {d["image"] for d in val}
+    net = workflow.parser.get_parsed_content("network_def")
+    assert net.sr_network.upscale_factor == 4
+    assert net.diagnosis.lr_head.out_features == 3
+
+
+def test_kvasir_capsule_override(tmp_path):
+    data = tmp_path / "kvasir"
+    _class_folders(data / "labelled_images", ["Angiectasia", "Normal clean mucosa"], per_class=5)
+    workflow = _workflow(["train.json", "datasets/kvasir_capsule.json"], tmp_path, dataset_dir=str(data), fold=0)
+    assert workflow.parser.get_parsed_content("class_names") == ["Angiectasia", "Normal clean mucosa"]
+    assert workflow.parser.get_parsed_content("num_classes") == 2
+    val = workflow.parser.get_parsed_content("validate#dataset#data")
+    assert len(val) == 2 and sorted(d["label"] for d in val) == [0, 1]
+
+
+def test_pcam_override(tmp_path):
+    rng = np.random.default_rng(0)
+    for split, n in (("train", 4), ("valid", 2), ("test", 2)):
+        with h5py.File(tmp_path / f"camelyonpatch_level_2_split_{split}_x.h5", "w") as f:
+            f["x"] = rng.integers(0, 256, (n, 96, 96, 3), dtype=np.uint8)
+        with h5py.File(tmp_path / f"camelyonpatch_level_2_split_{split}_y.h5", "w") as f:
+            f["y"] = (np.arange(n) % 2).astype(np.uint8).reshape(n, 1, 1, 1)
+    workflow = _workflow(["train.json", "datasets/pcam.json"], tmp_path, dataset_dir=str(tmp_path))
+    train = workflow.parser.get_parsed_content("train#dataset")
+    item = train[1]
+    assert len(train) == 4 and item["label"] == 1
+    assert item["image"].shape == (3, 96, 96) and 0.0 <= float(item["image"].min()) <= float(item["image"].max()) <= 1.0
+    assert len(workflow.parser.get_parsed_content("validate#dataset")) == 2
+    workflow = _workflow(["train.json", "evaluate.json", "datasets/pcam.json"], tmp_path, dataset_dir=str(tmp_path))
+    assert workflow.parser.get_parsed_content("validate#dataset").split == "test"
