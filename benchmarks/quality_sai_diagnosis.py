@@ -153,7 +153,8 @@ def train_variant(name: str, data: dict[str, tuple], args: argparse.Namespace, s
         scheduler.step()
         val_acc = classification_metrics(v_y, predict(net, v_lr, v_sr, args.batch_size), 2)["accuracy"]
         history.append({"epoch": epoch, "train_loss": float(torch.stack(losses).mean()), "val_accuracy": val_acc})
-        print(f"[{name} seed {seed}] epoch {epoch}: loss {history[-1]['train_loss']:.4f} val acc {val_acc:.4f}", flush=True)
+        loss_value = history[-1]["train_loss"]
+        print(f"[{name} seed {seed}] epoch {epoch}: loss {loss_value:.4f} val acc {val_acc:.4f}", flush=True)
         if val_acc > best[0]:
             best = (val_acc, epoch, {k: v.clone() for k, v in net.state_dict().items()})
     net.load_state_dict(best[2])
@@ -202,7 +203,8 @@ def markdown(report: dict[str, Any]) -> str:
         for part, suffix in (("test", ""), ("test_batch1", ", evaluated one image at a time")):
             if part in result["summary"]:
                 t = result["summary"][part]
-                cells = " | ".join(f"{t[k]['mean']:.3f} +- {t[k]['std']:.3f}" for k in ("accuracy", "macro_f1", "kappa", "mcc"))
+                keys = ("accuracy", "macro_f1", "kappa", "mcc")
+                cells = " | ".join(f"{t[k]['mean']:.3f} +- {t[k]['std']:.3f}" for k in keys)
                 lines.append(f"| {result['label']}{suffix} | {cells} |")
     lines += ["", f"SR images: {report['sr_source']} (fixed during training)."]
     return "\n".join(lines) + "\n"
