@@ -204,11 +204,18 @@ def _unet() -> nn.Module:
     return UNet(spatial_dims=2, in_channels=3, out_channels=2)
 
 
-def _dual_stream(fusion: str) -> Callable[[], nn.Module]:
+def _dual_stream(fusion: str, checkpoint_training_branch: bool = False) -> Callable[[], nn.Module]:
     def build() -> nn.Module:
         from monai_ext.networks import DualStreamNet
 
-        return DualStreamNet(spatial_dims=2, in_channels=3, out_channels=2, upscale_rate=2, fusion=fusion)
+        return DualStreamNet(
+            spatial_dims=2,
+            in_channels=3,
+            out_channels=2,
+            upscale_rate=2,
+            fusion=fusion,
+            checkpoint_training_branch=checkpoint_training_branch,
+        )
 
     return build
 
@@ -392,6 +399,21 @@ CASES: dict[str, Case] = {
             dataset="HRF",
             description="DS2F U-Net + MSCG, x2 (CE + MSE + SSIM + RMI)",
             build=_dual_stream("mscg"),
+            make_inputs=_segmentation_inputs(2, 2, dual_stream=True),
+            sizes={
+                "small": Size(HRF_SMALL_LR, HRF_SMALL_HR, train_batch=2),
+                "paper": Size(HRF_PAPER_LR, HRF_PAPER_HR, train_batch=2),
+            },
+            make_loss=_ds2f_loss,
+            make_optimizer=_sgd,
+            training_only=DUAL_STREAM_TRAINING_ONLY,
+        ),
+        Case(
+            name="ds2f_unet_hrf_ckpt",
+            bundle="ds2f",
+            dataset="HRF",
+            description="DS2F as above, SR stream + MSCG recomputed in backward (activation_checkpointing=true)",
+            build=_dual_stream("mscg", checkpoint_training_branch=True),
             make_inputs=_segmentation_inputs(2, 2, dual_stream=True),
             sizes={
                 "small": Size(HRF_SMALL_LR, HRF_SMALL_HR, train_batch=2),

@@ -118,7 +118,26 @@ def test_paper_counts_of_the_cases():
     assert sai["infer_flops_per_sample"] == pytest.approx(5.431e10, rel=0.01)
 
 
-def test_matmul_flops_and_time_calls_count():
+def test_checkpointed_ds2f_case_saves_less_and_recomputes_the_training_branch():
+    plain_case, ckpt_case = CASES["ds2f_unet_hrf"], CASES["ds2f_unet_hrf_ckpt"]
+    size = plain_case.sizes["small"]
+    assert ckpt_case.sizes["small"] == size and ckpt_case.sizes["paper"] == plain_case.sizes["paper"]
+    plain, ckpt = count_case(plain_case, size), count_case(ckpt_case, size)
+    assert ckpt["params"] == plain["params"] and ckpt["infer_flops_per_sample"] == plain["infer_flops_per_sample"]
+    # nothing of the SR stream or the fusion module is kept for backward; the segmentation stream is unchanged
+    assert not set(ckpt["train_saved_gib"]) & {"sr_decoder", "sr_head", "feature_fusion"}
+    for part in ("encoder", "seg_decoder"):
+        assert ckpt["train_saved_gib"][part] == plain["train_saved_gib"][part]
+    assert ckpt["train_saved_gib"]["total"] < 0.55 * plain["train_saved_gib"]["total"]
+    # backward recomputes (at most) one forward pass of the training-only branch: train-mode minus eval-mode forward
+    with torch.device("meta"):
+        net = plain_case.build()
+    x = plain_case.make_inputs(size.train_batch, size, torch.device("meta"), None, train=True)[0]
+    with torch.no_grad():
+        branch = train_step_flops(lambda: net.train()(*x)) - flop_counter_flops(net, x)  # flop_counter: eval mode
+    extra = ckpt["train_step_flops"] - plain["train_step_flops"]
+    assert 0.95 * branch <= extra <= branch
+
     assert matmul_flops(2, 3, 4) == 48
     calls = []
     times = time_calls(lambda: calls.append(1), repeat=3, warmup=2, device=torch.device("cpu"), per_call=True)
@@ -192,7 +211,10 @@ def test_compare_and_targets():
         "ssmaf_unet_idrid": _fake(80.0, 20.0, latency=1.0, train_flops=300.0, step=10.0, peak=100.0, mem=17 * 1024),
         "mrcnet_student_cadcap": _fake(30.0, latency=1.0, train_flops=90.0, step=1.0, mem=700.0),
         "mrcnet_teacher_cadcap": _fake(90.0, latency=3.0, train_flops=270.0, step=3.0, mem=1100.0),
+        "ds2f_unet_hrf_ckpt": _fake(100.0, 25.5, train_flops=690.0, step=11.5, peak=100.0, mem=4.5 * 1024),
     }
+    cases["ds2f_unet_hrf"]["train_saved_gib"] = {"total": 6.0}
+    cases["ds2f_unet_hrf_ckpt"]["train_saved_gib"] = {"total": 3.0}
     rmi = {"size": [2, 2, 1168, 1752], "speedup_vs_authors": 1.5, "value_rel_diff": 0.0, "device": "cpu",
            "results": {"monai_ext": {"time_s_median": 1.0}, "authors_host_float64": {"time_s_median": 1.5}}}
     comparisons = {c["name"]: c["values"] for c in compare(cases, rmi)}
@@ -202,6 +224,10 @@ def test_compare_and_targets():
     assert lr["flops_ratio"] == 1.0 and lr["inference_params_ratio"] == 1.0
     mrc = comparisons["MRC-Net student (T=1) / recursive teacher (T=3)"]  # growth above 500 MiB: 200 vs 600
     assert mrc["flops_ratio"] == pytest.approx(1 / 3) and mrc["train_memory_growth_ratio"] == pytest.approx(200 / 600)
+    ckpt = comparisons["DS2F training with activation checkpointing / without"]  # growth above 500 MiB
+    assert ckpt["saved_activations_ratio"] == 0.5 and ckpt["train_flops_ratio"] == pytest.approx(1.15)
+    assert ckpt["train_step_ratio"] == pytest.approx(1.15)
+    assert ckpt["train_memory_growth_ratio"] == pytest.approx((4.5 * 1024 - 500) / (8 * 1024 - 500))
 
     status = {t["target"]: t["status"] for t in check_targets({"paper": cases}, rmi, "cpu")}
     assert status["DS2F eval-mode conv work equals the plain U-Net at the LR input"] == "pass"
@@ -210,7 +236,10 @@ def test_compare_and_targets():
     frac = {k.rsplit(": ", 1)[1]: v for k, v in status.items() if "matmul peak" in k}
     assert frac == {"ds2f_unet_hrf": "pass", "ssmaf_unet_idrid": "fail"}  # 60% and 30% of the peak
     mem = {k.rsplit(": ", 1)[1]: v for k, v in status.items() if "memory" in k}
-    assert mem == {"ds2f_unet_hrf": "pass", "ssmaf_unet_idrid": "fail"}  # 8 GiB and 17 GiB
+    assert mem == {"ds2f_unet_hrf": "pass", "ds2f_unet_hrf_ckpt": "pass", "ssmaf_unet_idrid": "fail"}  # 8, 4.5, 17 GiB
+    without_ckpt = {k: v for k, v in cases.items() if k != "ds2f_unet_hrf_ckpt"}
+    names = [t["target"] for t in check_targets({"paper": without_ckpt}, rmi, "cpu")]
+    assert not any(n.endswith("ds2f_unet_hrf_ckpt") for n in names)  # optional case: no "not measured" row
     missing = check_targets({"small": {}}, None, "cpu")
     assert {t["status"] for t in missing} == {"not measured"}
 

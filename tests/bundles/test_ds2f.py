@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 from pathlib import Path
@@ -112,6 +113,59 @@ def test_resume_continues_from_the_last_checkpoint(tmp_path):
     trainer = resumed.parser.get_parsed_content("train#trainer")
     assert trainer.state.epoch == 2 and trainer.state.iteration == 2  # one epoch of one iteration was left
     assert saved["trainer"]["iteration"] == 1
+
+
+def test_speed_switches_channels_last_checkpointing_and_log_interval(tmp_path):
+    overrides = _tiny_overrides(tmp_path, max_epochs=1)
+    # batch 1 (two iterations) needs LR 32 x 32 for a 2 x 2 bottleneck (BatchNorm needs more than one value)
+    overrides.update(batch_size=1, hr_spatial_size=[64, 64], channels_last=True, activation_checkpointing=True,
+                     log_interval=2)
+    workflow = ConfigWorkflow(
+        config_file=str(CONFIGS / "train.json"),
+        meta_file=str(CONFIGS / "metadata.json"),
+        logging_file=str(CONFIGS / "logging.conf"),
+        workflow_type="train",
+        **overrides,
+    )
+    workflow.initialize()
+    records: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record.getMessage())
+
+    stats_logger = logging.getLogger("monai.handlers.StatsHandler")
+    handler = Collect()
+    stats_logger.addHandler(handler)
+    try:
+        workflow.run()
+    finally:
+        stats_logger.removeHandler(handler)
+        workflow.finalize()
+    trainer = workflow.parser.get_parsed_content("train#trainer")
+    assert trainer.state.iteration == 2 and trainer.optim_set_to_none
+    network = workflow.parser.get_parsed_content("network")
+    assert network.checkpoint_training_branch
+    weights = [p for p in network.parameters() if p.ndim == 4]
+    assert weights and all(p.is_contiguous(memory_format=torch.channels_last) for p in weights)
+    assert all(np.isfinite(float(o["loss"])) for o in trainer.state.output)
+    # two iterations, log_interval 2: the per-iteration line of iteration 2 only
+    iteration_lines = [m for m in records if "train_loss" in m and "Iter:" in m]
+    assert len(iteration_lines) == 1 and "Iter: 2/2" in iteration_lines[0], records
+
+
+def test_speed_switches_defaults():
+    parser = ConfigParser()
+    parser.read_config(str(CONFIGS / "train.json"))
+    expected = {"amp": False, "amp_dtype": "$torch.bfloat16", "channels_last": False, "compile": False,
+                "cudnn_benchmark": False, "log_interval": 1, "num_workers": 0, "activation_checkpointing": False}
+    assert {k: parser[k] for k in expected} == expected
+    trainer = parser["train"]["trainer"]
+    assert (trainer["amp_kwargs"], trainer["compile"], trainer["optim_set_to_none"]) == (
+        {"dtype": "@amp_dtype"}, "@compile", True)
+    evaluator = parser["validate"]["evaluator"]
+    assert (evaluator["amp_kwargs"], evaluator["compile"]) == ({"dtype": "@amp_dtype"}, "@compile")
+    assert "$setattr(torch.backends.cudnn, 'benchmark', @cudnn_benchmark)" in parser["initialize"]
 
 
 def test_broken_training_file_stops_before_training(tmp_path):
