@@ -9,7 +9,9 @@ Problems (``report.ok`` is False):
 * masks with unexpected values: more than two distinct values, or two values other than 0/1, 0/255 (0/65535 for
   16-bit files), or a single value other than those;
 * missing pairs: an image without mask where masks are required, a mask without image, a file that does not exist;
-* duplicate ids.
+* duplicate ids;
+* class labels (integer labels, e.g. of classification data lists) outside ``[0, num_classes)`` or not integral,
+  when ``num_classes`` is given.
 
 Accepted, and listed as notes: grayscale, RGBA (alpha dropped), 16-bit, palette (GIF) and very large images, masks
 without foreground and images whose label is ``None`` (no lesion).
@@ -154,6 +156,27 @@ def _as_list(value: Any) -> list[Any]:
     return []  # e.g. an int class index: not a mask
 
 
+def _class_label_problem(value: Any, num_classes: int) -> str | None:
+    """Why ``value`` is not a class index in ``[0, num_classes)``, or None when it is one (or a mask path)."""
+    if value is None or isinstance(value, (str, os.PathLike)):
+        return None
+    if isinstance(value, Sequence) and not isinstance(value, (bytes, bytearray)):
+        return None  # several mask paths
+    try:
+        number = np.asarray(value)
+    except Exception:  # noqa: BLE001 - any object that is not array-like
+        return f"label {value!r} is not a class index"
+    real = np.issubdtype(number.dtype, np.integer) or np.issubdtype(number.dtype, np.floating) or number.dtype == bool
+    if number.size != 1 or not real:
+        return f"label {value!r} is not a class index"
+    scalar = number.reshape(()).item()
+    if float(scalar) != int(scalar):
+        return f"label {scalar!r} is not an integer class index"
+    if not 0 <= int(scalar) < num_classes:
+        return f"label {int(scalar)} is out of range for {num_classes} classes (expected 0..{num_classes - 1})"
+    return None
+
+
 def validate_dataset(
     datalist: Iterable[dict],
     image_key: str = "image",
@@ -162,6 +185,7 @@ def validate_dataset(
     binary_masks: bool = True,
     max_image_pixels: int | None = DEFAULT_MAX_IMAGE_PIXELS,
     large_image_pixels: int = LARGE_IMAGE_PIXELS,
+    num_classes: int | None = None,
 ) -> ValidationReport:
     """Check every image/mask pair of a data list and report all problems at once.
 
@@ -174,6 +198,8 @@ def validate_dataset(
         binary_masks: check that masks hold two values (0/1 or 0/255); switch off for multi-class masks.
         max_image_pixels: PIL decompression-bomb limit while decoding; ``None`` disables it.
         large_image_pixels: images above this many pixels get a "very large image" note.
+        num_classes: for classification data lists (an integer class index under the first of ``label_keys``):
+            report labels that are not integers in ``[0, num_classes)``. None (default) does not check them.
 
     Returns:
         The :class:`ValidationReport`; ``str(report)`` gives one line per problem naming the file.
@@ -207,6 +233,10 @@ def validate_dataset(
             report.notes.extend(_image_notes(image_path, image, large_image_pixels))
         if require_labels and label_keys and label_keys[0] not in entry:
             report.problems.append(Finding(image_path, f"image without mask (no {label_keys[0]!r} in the data list)"))
+        if num_classes is not None and label_keys and label_keys[0] in entry:
+            problem = _class_label_problem(entry[label_keys[0]], num_classes)
+            if problem is not None:
+                report.problems.append(Finding(image_path, problem))
         for key, value in masks.items():
             for path in _as_list(value):
                 if path is None:

@@ -1,14 +1,23 @@
 # Copyright (c) 2026 The monai_ext authors. Licensed under the Apache License, Version 2.0.
 """Stop training on a non-finite loss, after saving a checkpoint, naming the batch that caused it.
 
-On a MONAI ``SupervisedTrainer`` the check runs at ``IterationEvents.LOSS_COMPLETED``, after the loss is computed
-and *before* ``backward`` and the optimizer step, so the weights in the saved checkpoint are still the last finite
-ones (resumable with :class:`~monai_ext.engines.resume.ResumeFromCheckpoint` once the cause is fixed). Other
-trainers (``GanTrainer``, :class:`~monai_ext.engines.gan.SRGanTrainer`) do not fire that event; there the check
-runs at ``ITERATION_COMPLETED`` and the checkpoint holds the weights after the step.
+On a MONAI ``SupervisedTrainer`` (and on :class:`~monai_ext.engines.gan.SRGanTrainer` with
+``event="loss_completed"``) the check runs at ``IterationEvents.LOSS_COMPLETED``, after the loss is computed and *before* ``backward`` and the optimizer step, so
+the weights in the saved checkpoint are still the last finite ones (resumable with
+:class:`~monai_ext.engines.resume.ResumeFromCheckpoint` once the cause is fixed). Other trainers (``GanTrainer``)
+do not fire that event; there the check runs at ``ITERATION_COMPLETED`` and the checkpoint holds the weights after
+the step.
 
-In distributed runs the finite flag is all-reduced (one tiny collective per iteration) so that every process stops
-at the same iteration; rank 0 saves the checkpoint, each rank names its own batch.
+The bad forward pass has already updated the networks' buffers (BatchNorm running statistics turn NaN with the
+batch that made the loss NaN). So the handler copies the buffers of the networks in ``save_dict`` at the start of
+every iteration and, on a non-finite loss, puts that copy back, in memory and in the checkpoint
+(``restore_buffers=True``, the default). The copy costs one device-side clone of the buffers per iteration (for
+the bundles' networks tens of kilobytes to a few megabytes, no host synchronisation).
+
+In distributed runs (DDP) the finite flag is all-reduced (one tiny collective per iteration) so that every process
+stops at the same iteration. Only rank 0 writes the checkpoint (the weights are the same on every rank, and two
+processes must not write one file); then the ranks exchange their offending batches' names and rank 0's checkpoint
+path, so that every rank raises the same error, naming the ranks whose loss was not finite and their files.
 
 Cost: one ``torch.isfinite(loss).all()`` per iteration and reading that one boolean on the host. On a GPU this
 waits for the forward pass to finish before ``backward`` is queued (the loss is needed anyway, and MONAI's
@@ -38,9 +47,11 @@ class NonFiniteLossError(FloatingPointError):
 
     Attributes:
         epoch, iteration: where it happened.
-        names: ids / file names of the samples in the offending batch.
-        checkpoint_path: the checkpoint saved just before stopping (``None`` when saving failed or was off).
-        values: the loss terms that were not finite, by name.
+        names: ids / file names of the samples in the offending batch (under DDP: in the batches of every rank
+            whose loss was not finite).
+        checkpoint_path: the checkpoint saved just before stopping (``None`` when saving failed or was off); under
+            DDP the file rank 0 wrote, the same on every rank.
+        values: the loss terms that were not finite, by name (under DDP ``"rank<r>/<name>"``).
     """
 
     def __init__(
@@ -125,6 +136,8 @@ class NonFiniteLossHandler:
             ``"loss_completed"`` or ``"iteration_completed"``.
         image_keys: batch entries whose metadata gives file names.
         name: logger name; default the engine's logger.
+        restore_buffers: put back, on a non-finite loss, the buffers (BatchNorm running statistics ...) that the
+            networks of ``save_dict`` had when the iteration started, before saving (see the module docstring).
     """
 
     def __init__(
@@ -138,6 +151,7 @@ class NonFiniteLossHandler:
         event: str = "auto",
         image_keys: Sequence[str] = ("image",),
         name: str | None = None,
+        restore_buffers: bool = True,
     ) -> None:
         if event not in ("auto", "loss_completed", "iteration_completed"):
             raise ValueError(f"event must be 'auto', 'loss_completed' or 'iteration_completed', got {event!r}")
@@ -152,6 +166,8 @@ class NonFiniteLossHandler:
         self.logger = logging.getLogger(name)
         self._name = name
         self._before_step = False
+        self.restore_buffers = bool(restore_buffers)
+        self._buffer_copies: dict[str, list[torch.Tensor]] = {}
 
     def attach(self, engine: Engine) -> None:
         """Register on ``engine`` (a trainer)."""
@@ -167,6 +183,35 @@ class NonFiniteLossHandler:
         else:
             engine.add_event_handler(Events.ITERATION_COMPLETED, self)
         self._before_step = use_loss_event
+        if self.restore_buffers and self._modules():
+            engine.add_event_handler(Events.ITERATION_STARTED, self._copy_buffers)
+
+    def _modules(self) -> dict[str, torch.nn.Module]:
+        """The networks of ``save_dict`` (unwrapped from DataParallel / DDP) that hold buffers."""
+        modules = {}
+        for key, obj in self.save_dict.items():
+            if isinstance(obj, (torch.nn.DataParallel, torch.nn.parallel.DistributedDataParallel)):
+                obj = obj.module
+            if isinstance(obj, torch.nn.Module) and next(obj.buffers(), None) is not None:
+                modules[key] = obj
+        return modules
+
+    def _copy_buffers(self, engine: Engine) -> None:
+        with torch.no_grad():
+            self._buffer_copies = {key: [b.clone() for b in m.buffers()] for key, m in self._modules().items()}
+
+    def _put_back_buffers(self) -> None:
+        with torch.no_grad():
+            for key, module in self._modules().items():
+                copies = self._buffer_copies.get(key)
+                buffers = list(module.buffers())
+                if copies is None or len(copies) != len(buffers):
+                    continue
+                for buffer, copy in zip(buffers, copies):
+                    if buffer.shape == copy.shape:
+                        buffer.copy_(copy)
+                    else:  # a buffer whose size depends on the data (e.g. a sample bank) was replaced
+                        buffer.data = copy
 
     def _losses(self, output: Any) -> dict[str, torch.Tensor]:
         if isinstance(output, Sequence) and output and isinstance(output[0], Mapping):
@@ -199,22 +244,44 @@ class NonFiniteLossHandler:
         bad = {k: str(v.detach().float().mean().item()) for k, v in losses.items() if not bool(torch.isfinite(v).all())}
         epoch, iteration = engine.state.epoch, engine.state.iteration
         names = batch_names(engine.state.batch, self.batch_keys, self.image_keys)
-        checkpoint_path = self._save(engine, epoch, iteration) if idist.get_rank() == 0 else None
-        shown = ", ".join(names[:16]) + (f", ... ({len(names)} samples)" if len(names) > 16 else "")
+        rank, world_size = idist.get_rank(), idist.get_world_size()
+        if self.restore_buffers:
+            self._put_back_buffers()
+        # one process writes the file (all hold the same weights under DDP); the others must not race on its name
+        checkpoint_path = self._save(engine, epoch, iteration) if rank == 0 else None
+        reports = [{"rank": rank, "bad": bad, "names": names, "checkpoint_path": checkpoint_path}]
+        if world_size > 1:
+            # failure path only (every rank gets here at the same iteration): learn every rank's offending batch and
+            # rank 0's checkpoint, so that all ranks raise the same error; rank 0's file is complete by then
+            reports = sorted(idist.all_gather(reports[0]), key=lambda r: r["rank"])
+        raise self._error(reports, epoch, iteration, world_size)
+
+    def _error(self, reports: list[dict], epoch: int, iteration: int, world_size: int) -> NonFiniteLossError:
+        """The error (logged) for the per-rank ``reports`` (rank, non-finite values, batch names, checkpoint)."""
+        offending = [r for r in reports if r["bad"]] or reports
+        checkpoint_path = next((r["checkpoint_path"] for r in reports if r["rank"] == 0), None)
+        parts, names, values = [], [], {}
+        for report in offending:
+            shown = ", ".join(report["names"][:16])
+            if len(report["names"]) > 16:
+                shown += f", ... ({len(report['names'])} samples)"
+            prefix = f"rank {report['rank']}: " if world_size > 1 else ""
+            losses = ", ".join(f"{k}={v}" for k, v in report["bad"].items())
+            parts.append(f"{prefix}{losses}; batch: {shown or 'no ids or file names in the batch'}")
+            names.extend(report["names"])
+            values.update({(f"rank{report['rank']}/{k}" if world_size > 1 else k): v for k, v in report["bad"].items()})
         where = "before the optimizer step" if self._before_step else "after the optimizer step"
+        by_rank0 = " by rank 0" if world_size > 1 else ""
         message = (
             f"non-finite loss at epoch {epoch}, iteration {iteration}: "
-            + (", ".join(f"{k}={v}" for k, v in bad.items()) or "on another process (this one is finite)")
-            + f"; batch: {shown or 'no ids or file names in the batch'}. "
-            + (
-                f"Checkpoint ({where}) saved to {checkpoint_path}. "
-                if checkpoint_path
-                else ("No checkpoint saved. " if idist.get_rank() == 0 else "Checkpoint saved by rank 0. ")
-            )
+            + "; ".join(parts)
+            + ". "
+            + (f"Checkpoint ({where}) saved to {checkpoint_path}{by_rank0}. " if checkpoint_path else "")
+            + ("" if checkpoint_path else "No checkpoint saved. ")
             + "Check these files (validate the dataset), lower the learning rate or disable AMP."
         )
         self.logger.error(message)
-        raise NonFiniteLossError(message, epoch, iteration, names, checkpoint_path, bad)
+        return NonFiniteLossError(message, epoch, iteration, names, checkpoint_path, values)
 
     def _save(self, engine: Engine, epoch: int, iteration: int) -> str | None:
         if not self.save_dict and self.engine_key is None:

@@ -24,11 +24,12 @@ import random
 from typing import Any
 
 import numpy as np
-import ignite.distributed as idist
 import torch
 from ignite.engine import Engine, Events
 from monai.data.utils import set_rnd
 from monai.utils import set_determinism
+
+from .distributed import get_rank
 
 __all__ = ["seed_everything", "make_generator", "seed_worker", "epoch_seed", "EpochSeedHandler"]
 
@@ -100,8 +101,11 @@ class EpochSeedHandler:
     draws from the generator once more. Exact resumption needs one epoch to be one pass over the loader (the
     default ``epoch_length``). Cost: a few microseconds per epoch.
 
-    In distributed runs the process rank enters the seed, so ranks draw different augmentations and dropout masks
-    (a ``DistributedSampler`` shards the data by its own seed and epoch).
+    In distributed runs the process rank enters the seed (:func:`epoch_seed` of ``(seed, epoch, rank)``), so ranks
+    draw different augmentations and dropout masks, and each rank's draws are reproducible; rank 0 draws what a
+    single-process run draws. A ``DistributedSampler`` shards the data by its own seed and epoch, equal on every
+    rank. The rank is read from ``torch.distributed`` (``RANK`` before the process group exists), without ignite's
+    lazy set-up, which would start collective calls inside the handler.
 
     Usage in a bundle config, in ``train#handlers``::
 
@@ -131,7 +135,7 @@ class EpochSeedHandler:
             self(engine)
 
     def __call__(self, engine: Engine) -> None:
-        seed = epoch_seed(self.seed, engine.state.epoch, idist.get_rank())  # ranks augment differently
+        seed = epoch_seed(self.seed, engine.state.epoch, get_rank())  # ranks augment differently
         random.seed(seed)
         np.random.seed(seed)
         torch.manual_seed(seed)

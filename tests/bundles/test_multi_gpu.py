@@ -372,12 +372,18 @@ def test_multi_gpu_rank_gating_parses(name, monkeypatch):
 # full 2-process runs on the CPU
 # ---------------------------------------------------------------------------------------------------------------
 
-DDP_REPORT = (
-    "$print('DDP_CHECK ' + repr({'rank': @rank, 'world': torch.distributed.get_world_size(), "
-    "'iterations': @train#trainer.state.iteration, 'sampler_epoch': @train#sampler.epoch, "
-    "'indices': list(@train#sampler), 'param_sum': sum(float(p.detach().double().sum()) for p in "
-    "@network.parameters())}), flush=True)"
-)
+def _ddp_report(folder: Path) -> str:
+    """A ``run`` expression by which each rank writes its state to ``folder/ddp_check_rank<r>.txt``.
+
+    A file per rank, not the console: torchrun's ``--tee`` can interleave the two ranks' output within a line.
+    """
+    return (
+        f"$open('{folder.as_posix()}/ddp_check_rank' + str(@rank) + '.txt', 'w').write(repr({{'rank': @rank, "
+        "'world': torch.distributed.get_world_size(), "
+        "'iterations': @train#trainer.state.iteration, 'sampler_epoch': @train#sampler.epoch, "
+        "'indices': list(@train#sampler), 'param_sum': sum(float(p.detach().double().sum()) for p in "
+        "@network.parameters())}))"
+    )
 
 
 def _run_torchrun(name: str, extra: Path, tmp_path: Path, timeout: float) -> tuple[int, str]:
@@ -418,7 +424,7 @@ def test_two_process_cpu_training(name, tmp_path):
             "max_epochs": max_epochs,
             "batch_size": batch,
             "bundle_root": f"$'{tmp_path.as_posix()}/rank' + str(@rank)",
-            "+run": [DDP_REPORT],
+            "+run": [_ddp_report(tmp_path)],
             **DDP_EXTRA.get(name, {}),
         }
     )
@@ -428,10 +434,9 @@ def test_two_process_cpu_training(name, tmp_path):
     assert rc == 0, out[-6000:]
 
     reports = {}
-    for line in out.splitlines():
-        if "DDP_CHECK " in line:
-            report = ast.literal_eval(line.split("DDP_CHECK ", 1)[1].strip())
-            reports[report["rank"]] = report
+    for path in sorted(tmp_path.glob("ddp_check_rank*.txt")):
+        report = ast.literal_eval(path.read_text())
+        reports[report["rank"]] = report
     assert sorted(reports) == [0, 1], out[-4000:]
     per_rank_batches = math.ceil(math.ceil(n_train / 2) / batch)
     for rank, report in reports.items():
@@ -469,3 +474,203 @@ def test_two_process_cpu_training(name, tmp_path):
     iteration_lines = [line for line in out.splitlines() if re.search(r"Epoch: \d+/\d+, Iter: \d+/\d+ --", line)]
     assert iteration_lines and all(line.startswith("[default0]") for line in iteration_lines), iteration_lines
     assert sum(f"Epoch: {max_epochs}/{max_epochs}, Iter: 1/" in line for line in iteration_lines) >= 1
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# reliability handlers under DDP: 2 spawned processes, gloo, a 1x1-convolution network, a few iterations
+# ---------------------------------------------------------------------------------------------------------------
+
+RELIABILITY_SEED = 5
+RELIABILITY_EPOCHS = 2
+RELIABILITY_ITEMS = 8  # 4 iterations per rank and epoch at batch size 1
+
+
+def _noise_dataset(count: int = RELIABILITY_ITEMS):
+    """Identical all-zero images whose only content is the random augmentation (Gaussian noise): what a rank
+    loads shows what it drew, whatever indices the sampler gave it."""
+    from monai.data import Dataset
+    from monai.transforms import Compose, RandGaussianNoised
+
+    data = [{"image": torch.zeros(1, 3, 3), "label": torch.zeros(1, 3, 3)} for _ in range(count)]
+    return Dataset(data, Compose([RandGaussianNoised(keys="image", prob=1.0, std=1.0)]))
+
+
+def _global_draws() -> list[float]:
+    import random
+
+    return [random.random(), float(np.random.rand()), float(torch.rand(1))]
+
+
+def _tiny_ddp_trainer(loader, handlers, max_epochs: int):
+    from monai.engines import SupervisedTrainer
+
+    torch.manual_seed(0)  # DDP broadcasts rank 0's weights anyway
+    net = torch.nn.parallel.DistributedDataParallel(torch.nn.Conv2d(1, 1, 1))
+    trainer = SupervisedTrainer(
+        device=torch.device("cpu"),
+        max_epochs=max_epochs,
+        train_data_loader=loader,
+        network=net,
+        optimizer=torch.optim.SGD(net.parameters(), lr=0.1),
+        loss_function=torch.nn.MSELoss(),
+        train_handlers=handlers,
+    )
+    return trainer, net
+
+
+def _seeding_run() -> dict:
+    from ignite.engine import Events
+    from monai.data import DataLoader
+
+    from monai_ext.engines import EpochSeedHandler
+
+    dataset = _noise_dataset()
+    loader = DataLoader(dataset, batch_size=1, num_workers=0, sampler=mdist.distributed_sampler(dataset, seed=7))
+    trainer, net = _tiny_ddp_trainer(loader, [EpochSeedHandler(RELIABILITY_SEED, loader)], RELIABILITY_EPOCHS)
+    record: dict = {"globals": {}, "images": {}}
+    # registered after the handler: the global generators right after the epoch's reseeding
+    trainer.add_event_handler(Events.EPOCH_STARTED, lambda e: record["globals"].__setitem__(e.state.epoch, _global_draws()))
+    trainer.add_event_handler(
+        Events.ITERATION_STARTED,
+        lambda e: record["images"].setdefault(e.state.epoch, []).append(e.state.batch["image"].flatten().tolist()),
+    )
+    trainer.run()
+    record["param_sum"] = sum(float(p.detach().double().sum()) for p in net.parameters())
+    return record
+
+
+class _RankStamp:
+    """A ``save_dict`` entry whose state records which process asked for it, i.e. which rank wrote the file."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def state_dict(self) -> dict:
+        self.calls += 1
+        return {"rank": torch.tensor(mdist.get_rank())}
+
+    def load_state_dict(self, state: dict) -> None:
+        pass
+
+
+def _nonfinite_run(save_dir: str) -> dict:
+    from monai.data import DataLoader
+
+    from monai_ext.engines import NonFiniteLossError, NonFiniteLossHandler
+
+    # rank r loads items r, r + 2, ... (no shuffling): item 3 is rank 1's second batch
+    data = [
+        {"image": torch.full((1, 3, 3), float("nan") if i == 3 else 1.0), "label": torch.zeros(1, 3, 3), "id": f"s{i}"}
+        for i in range(RELIABILITY_ITEMS)
+    ]
+    loader = DataLoader(data, batch_size=1, sampler=mdist.distributed_sampler(data, shuffle=False))
+    stamp = _RankStamp()
+    trainer, net = _tiny_ddp_trainer(loader, [], max_epochs=2)
+    NonFiniteLossHandler(save_dir, {"model": net, "stamp": stamp}).attach(trainer)
+    error = None
+    try:
+        trainer.run()
+    except NonFiniteLossError as exc:
+        error = {"message": str(exc), "iteration": exc.iteration, "names": exc.names,
+                 "checkpoint": exc.checkpoint_path, "values": exc.values}
+    weights = {k: v.flatten().tolist() for k, v in net.module.state_dict().items()}
+    return {"error": error, "stamp_calls": stamp.calls, "weights": weights, "iteration": trainer.state.iteration}
+
+
+def _reliability_worker(local_rank: int, port: int, folder: str) -> None:
+    """One of 2 processes (``torch.multiprocessing`` spawn): join a gloo group the way torchrun's environment
+    describes it, run both scenarios, write this rank's results."""
+    os.environ.update(
+        RANK=str(local_rank), LOCAL_RANK=str(local_rank), WORLD_SIZE="2", MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port)
+    )
+    torch.set_num_threads(1)
+    mdist.init_distributed(backend="gloo", timeout_s=120)
+    try:
+        results = {"seeding": _seeding_run(), "nonfinite": _nonfinite_run(os.path.join(folder, "models"))}
+    finally:
+        mdist.destroy_distributed()
+    Path(folder, f"rank{local_rank}.json").write_text(json.dumps(results))
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def reliability_ranks(tmp_path_factory) -> tuple[Path, dict, dict]:
+    """(folder, rank 0 results, rank 1 results) of the 2-process run."""
+    import torch.multiprocessing as tmp
+
+    folder = tmp_path_factory.mktemp("ddp_reliability")
+    context = tmp.start_processes(
+        _reliability_worker, args=(_free_port(), str(folder)), nprocs=2, join=False, start_method="spawn"
+    )
+    deadline = time.monotonic() + 240
+    try:
+        while not context.join(timeout=1):
+            if time.monotonic() > deadline:
+                pytest.fail("the 2-process run did not finish in 240 s")
+    finally:
+        for process in context.processes:
+            if process.is_alive():
+                process.terminate()
+    return folder, *(json.loads((folder / f"rank{r}.json").read_text()) for r in (0, 1))
+
+
+def test_epoch_seed_handler_ranks_draw_differently_and_reproducibly(reliability_ranks):
+    """Each rank's augmentations and global draws are those of a single process seeded with
+    ``epoch_seed(seed, epoch, rank)``: different between ranks and epochs, reproducible for each (seed, epoch, rank)."""
+    from monai.data.utils import set_rnd
+
+    from monai_ext.engines import epoch_seed
+
+    _, *ranks = reliability_ranks
+    per_rank_iterations = RELIABILITY_ITEMS // 2
+    for rank, results in enumerate(ranks):
+        record = results["seeding"]
+        for epoch in range(1, RELIABILITY_EPOCHS + 1):
+            seed = epoch_seed(RELIABILITY_SEED, epoch, rank)
+            dataset = _noise_dataset()
+            set_rnd(dataset, seed)
+            expected_images = [dataset[0]["image"].flatten().tolist() for _ in range(per_rank_iterations)]
+            assert record["images"][str(epoch)] == expected_images, (rank, epoch)
+            torch.manual_seed(seed)
+            np.random.seed(seed)
+            __import__("random").seed(seed)
+            assert record["globals"][str(epoch)] == _global_draws(), (rank, epoch)
+        assert record["images"]["1"] != record["images"]["2"]
+    seeding = [r["seeding"] for r in ranks]
+    for epoch in map(str, range(1, RELIABILITY_EPOCHS + 1)):
+        assert seeding[0]["images"][epoch] != seeding[1]["images"][epoch]  # same (zero) data, different noise
+        assert seeding[0]["globals"][epoch] != seeding[1]["globals"][epoch]
+    assert seeding[0]["param_sum"] == seeding[1]["param_sum"]  # DDP still kept the weights equal
+
+
+def test_non_finite_loss_under_ddp_rank0_writes_one_checkpoint(reliability_ranks):
+    """A NaN on rank 1 stops both ranks at the same iteration with the same error; exactly one checkpoint exists in
+    the shared folder, written by rank 0, holding the (equal) weights both ranks had before the bad step."""
+    from monai_ext.engines import safe_load_checkpoint
+
+    folder, rank0, rank1 = reliability_ranks
+    first, second = rank0["nonfinite"], rank1["nonfinite"]
+    assert first["error"] is not None and first["error"] == second["error"]
+    error = first["error"]
+    expected = folder / "models" / "nonfinite_epoch=1_iteration=2.pt"
+    assert error["iteration"] == 2 and error["names"] == ["s3"] and error["values"] == {"rank1/loss": "nan"}
+    assert error["checkpoint"] == str(expected)
+    assert f"rank 1: loss=nan; batch: s3. Checkpoint (before the optimizer step) saved to {expected} by rank 0" in (
+        error["message"]
+    )
+    assert sorted(os.listdir(folder / "models")) == [expected.name]  # one file, no temporary left behind
+    assert (first["stamp_calls"], second["stamp_calls"]) == (1, 0)
+    saved = safe_load_checkpoint(expected)
+    assert int(saved["stamp"]["rank"]) == 0
+    assert saved["trainer"]["iteration"] == 1  # resuming repeats iteration 2
+    assert first["weights"] == second["weights"]
+    for key, value in saved["model"].items():  # no "module." prefix: loadable into the bare network
+        assert value.flatten().tolist() == first["weights"][key]
+        assert torch.isfinite(value).all()

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 
 import pytest
@@ -90,6 +91,48 @@ def test_nan_loss_stops_before_the_step_with_checkpoint_and_names(tmp_path):
     assert info_latest.path == error.checkpoint_path and info_latest.iteration == 1
 
 
+def _batchnorm_trainer(tmp_path, restore_buffers: bool):
+    """Two batches; the second holds a NaN, which turns the BatchNorm running statistics NaN in its forward pass."""
+    gen = torch.Generator().manual_seed(1)
+    data = [{"image": torch.randn(1, 6, 6, generator=gen), "label": torch.randn(1, 6, 6, generator=gen)}
+            for _ in range(4)]
+    data[3]["image"][0, 1, 1] = float("nan")
+    net = torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3, padding=1), torch.nn.BatchNorm2d(2), torch.nn.Conv2d(2, 1, 1))
+    optimizer = torch.optim.SGD(net.parameters(), lr=0.1)
+    handler = NonFiniteLossHandler(str(tmp_path), {"model": net, "optimizer": optimizer},
+                                   restore_buffers=restore_buffers)
+    trainer = SupervisedTrainer(device=torch.device("cpu"), max_epochs=1,
+                                train_data_loader=DataLoader(data, batch_size=2, shuffle=False), network=net,
+                                optimizer=optimizer, loss_function=torch.nn.MSELoss(), train_handlers=[handler])
+    before = {}
+    trainer.add_event_handler(Events.ITERATION_STARTED,
+                              lambda e: before.update({k: v.clone() for k, v in net.state_dict().items()}))
+    return trainer, net, before
+
+
+def test_buffers_from_before_the_bad_batch_are_put_back(tmp_path):
+    trainer, net, before = _batchnorm_trainer(tmp_path, restore_buffers=True)
+    with pytest.raises(NonFiniteLossError) as info:
+        trainer.run()
+    assert info.value.iteration == 2
+    saved = safe_load_checkpoint(info.value.checkpoint_path)["model"]
+    assert before["1.num_batches_tracked"] == 1  # the state at the start of the bad iteration
+    for key, value in before.items():
+        assert torch.equal(net.state_dict()[key], value), key  # in memory
+        assert torch.equal(saved[key], value), key  # and on disk
+    assert torch.isfinite(saved["1.running_mean"]).all() and torch.isfinite(saved["1.running_var"]).all()
+
+
+def test_without_restore_the_checkpoint_keeps_the_bad_statistics(tmp_path):
+    trainer, net, before = _batchnorm_trainer(tmp_path / "off", restore_buffers=False)
+    with pytest.raises(NonFiniteLossError) as info:
+        trainer.run()
+    saved = safe_load_checkpoint(info.value.checkpoint_path)["model"]
+    assert torch.isnan(saved["1.running_mean"]).all()
+    assert saved["1.num_batches_tracked"] == 2
+    assert torch.equal(saved["0.weight"], before["0.weight"])  # the weights are the last finite ones either way
+
+
 def test_finite_run_is_untouched(tmp_path):
     trainer, _ = _setup(bad_index=None, handler_kwargs={}, tmp_path=tmp_path)
     trainer.run()
@@ -158,23 +201,29 @@ def _distributed_worker(local_rank: int, save_dir: str, results: str) -> None:
     NonFiniteLossHandler(save_dir, {"model": net}).attach(engine)
     try:
         engine.run([{"id": [f"r{rank}_b{i}"]} for i in range(4)], max_epochs=1)
-        outcome = "finished"
+        outcome = {"outcome": "finished"}
     except NonFiniteLossError as error:
-        outcome = f"{error.iteration}|{','.join(error.names)}|{error.checkpoint_path}"
-    with open(os.path.join(results, f"rank{rank}.txt"), "w") as stream:
-        stream.write(outcome)
+        outcome = {"iteration": error.iteration, "names": error.names, "checkpoint": error.checkpoint_path,
+                   "values": error.values, "message": str(error)}
+    with open(os.path.join(results, f"rank{rank}.json"), "w") as stream:
+        json.dump(outcome, stream)
 
 
 def test_distributed_processes_stop_together(tmp_path):
-    """A NaN on one process stops every process at the same iteration (no hang); rank 0 alone saves."""
+    """A NaN on one process stops every process at the same iteration (no hang) with the same message, naming the
+    offending rank's batch; rank 0 alone saves."""
     import ignite.distributed as idist
 
     save_dir, results = tmp_path / "ckpt", tmp_path / "results"
     results.mkdir()
     with idist.Parallel(backend="gloo", nproc_per_node=2, start_method="fork") as parallel:
         parallel.run(_distributed_worker, str(save_dir), str(results))
-    rank0 = (results / "rank0.txt").read_text().split("|")
-    rank1 = (results / "rank1.txt").read_text().split("|")
-    assert rank0[:2] == ["2", "r0_b1"] and rank1[:2] == ["2", "r1_b1"]
-    assert rank0[2] == str(save_dir / "nonfinite_epoch=1_iteration=2.pt") and rank1[2] == "None"
+    rank0 = json.loads((results / "rank0.json").read_text())
+    rank1 = json.loads((results / "rank1.json").read_text())
+    assert rank0 == rank1  # the same error on both ranks
+    expected_path = str(save_dir / "nonfinite_epoch=1_iteration=2.pt")
+    assert rank0["iteration"] == 2 and rank0["names"] == ["r1_b1"] and rank0["checkpoint"] == expected_path
+    assert rank0["values"] == {"rank1/loss": "nan"}
+    assert "rank 1: loss=nan; batch: r1_b1" in rank0["message"] and "r0_b1" not in rank0["message"]
+    assert f"saved to {expected_path} by rank 0" in rank0["message"]
     assert os.listdir(save_dir) == ["nonfinite_epoch=1_iteration=2.pt"]

@@ -120,3 +120,33 @@ def test_same_seed_same_losses(num_workers, epoch_seeding):
     assert len(first) == 4
     assert _losses(11, num_workers, epoch_seeding) == first
     assert _losses(12, num_workers, epoch_seeding) != first
+
+
+def test_epoch_seed_depends_on_rank():
+    """Distributed ranks get distinct seeds; rank 0 keeps the single-process seed."""
+    seeds = {(s, e, r): epoch_seed(s, e, r) for s in range(3) for e in range(1, 4) for r in range(4)}
+    assert len(set(seeds.values())) == len(seeds)
+    assert all(epoch_seed(s, e) == seeds[(s, e, 0)] for s in range(3) for e in range(1, 4))
+    assert epoch_seed(0, 1, 1) == int(np.random.SeedSequence([0, 1, 1]).generate_state(1)[0])
+
+
+def test_epoch_seed_handler_uses_the_process_rank(monkeypatch):
+    """Without a process group the rank comes from ``RANK`` (torchrun); the handler seeds with (seed, epoch, rank)."""
+
+    class _State:
+        epoch = 3
+
+    class _Engine:
+        state = _State()
+
+    handler = EpochSeedHandler(7)
+    draws = {}
+    for rank in (0, 1):
+        monkeypatch.setenv("RANK", str(rank))
+        handler(_Engine())  # no data loader: the global generators only
+        draws[rank] = _draws()
+        random.seed(epoch_seed(7, 3, rank))
+        np.random.seed(epoch_seed(7, 3, rank))
+        torch.manual_seed(epoch_seed(7, 3, rank))
+        assert _draws() == draws[rank]
+    assert draws[0] != draws[1]
