@@ -12,12 +12,15 @@ in ``<workdir>/logs``):
 1. ``train.json`` run id ``training`` (the default training command): stage 1 (MSE pre-training) ->
    ``checkpoint_mse_x4_final.pt``, then stage 2 (adversarial, started from stage 1) -> ``checkpoint_gan_x4_final.pt``;
 2. ``train.json`` + ``train_downstream_seg.json`` -> ``seg_model.pt``;
-3. ``train.json`` + ``evaluate.json`` once per generator (MSE-only, GAN), factor 4.
+3. ``train.json`` + ``evaluate.json`` once per generator (MSE-only, GAN), factor 4;
+4. with ``--chain``: ``train.json`` + ``train_chain.json`` (the literal chain of separately trained x2 generators,
+   each with the same MSE + adversarial schedule) and ``evaluate.json`` + ``evaluate_chain.json``.
 
 Usage::
 
     python benchmarks/quality_saliency_sr.py                       # the bundle's default settings (model card)
     python benchmarks/quality_saliency_sr.py --pretrain-epochs 2 --gan-epochs 1 --seg-epochs 1 --quick
+    python benchmarks/quality_saliency_sr.py --chain --set learning_rate=5e-5   # chain too, extra config overrides
 
 Writes ``benchmarks/results/quality_saliency_sr.json`` and ``.md`` (``--output``).
 """
@@ -67,8 +70,15 @@ def _table(results: dict) -> str:
         "| x4, CHASE_DB1 test (8 images) | PSNR (dB, Y) | SSIM (Y) | RMSE (Y) | sharpness (Tenengrad) |",
         "|---|---|---|---|---|",
     ]
-    methods = (("bicubic", "bicubic"), ("MSE-only generator (stage 1)", "mse"), ("saliency GAN (stage 2)", "gan"))
+    methods = (
+        ("bicubic", "bicubic"),
+        ("MSE-only generator (stage 1)", "mse"),
+        ("saliency GAN (stage 2)", "gan"),
+        ("chain of separately trained x2 generators", "chain"),
+    )
     for name, key in methods:
+        if key not in sr:
+            continue
         m = sr[key]
         lines.append(f"| {name} | {m['psnr']:.2f} | {m['ssim']:.4f} | {m['rmse']:.4f} | {m['sharpness']:.4f} |")
     lines.append(f"| HR reference | - | - | - | {sr['hr_sharpness']:.4f} |")
@@ -80,7 +90,10 @@ def _table(results: dict) -> str:
         ("bicubic x4", "bicubic"),
         ("MSE-only SR x4", "mse"),
         ("saliency-GAN SR x4", "gan"),
+        ("chain SR x4", "chain"),
     ):
+        if key not in seg:
+            continue
         m = seg[key]
         lines.append(
             f"| {name} | {m['dice']:.4f} | {m['accuracy']:.4f} | {m['sensitivity']:.4f} | {m['specificity']:.4f} |"
@@ -95,6 +108,14 @@ def main() -> None:
     parser.add_argument("--gan-epochs", type=int, default=None, help="default: the bundle's max_epochs")
     parser.add_argument("--seg-epochs", type=int, default=None, help="default: the bundle's seg_max_epochs")
     parser.add_argument("--quick", action="store_true", help="tiny networks and images (smoke test of the script)")
+    parser.add_argument("--chain", action="store_true", help="also train and evaluate train_chain.json")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="ID=JSON",
+        help="extra config override (JSON value) for every run, e.g. --set learning_rate=5e-5",
+    )
     parser.add_argument("--output", default=str(REPO_ROOT / "benchmarks" / "results" / "quality_saliency_sr"))
     args = parser.parse_args()
 
@@ -110,6 +131,11 @@ def main() -> None:
     if args.quick:
         common.update({"num_res_blocks": 1, "num_channels": 8, "disc_channels": 4, "seg_base_channels": 4})
         common.update({"hr_spatial_size": [64, 64], "hr_patch_size": [32, 32]})
+    for item in args.set:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise SystemExit(f"--set expects ID=JSON, got {item!r}")
+        common[key] = json.loads(value)
     timings = {
         "training_stage1_and_stage2": _run("training", "training", ["train.json"], common, workdir),
         "downstream_seg": _run(
@@ -120,8 +146,13 @@ def main() -> None:
             workdir,
         ),
     }
+    evaluations = [("mse", "checkpoint_mse_x4_final.pt", []), ("gan", "checkpoint_gan_x4_final.pt", [])]
+    if args.chain:
+        chain_configs = ["train.json", "train_chain.json"]
+        timings["training_chain"] = _run("training_chain", "training", chain_configs, common, workdir)
+        evaluations.append(("chain", f"chain_x{FACTOR}_final.pt", ["evaluate_chain.json"]))
     summaries = {}
-    for key, checkpoint in (("mse", "checkpoint_mse_x4_final.pt"), ("gan", "checkpoint_gan_x4_final.pt")):
+    for key, checkpoint, extra_configs in evaluations:
         out = workdir / f"evaluation_{key}"
         eval_args = {
             **common,
@@ -131,12 +162,12 @@ def main() -> None:
             "require_generators": True,
             "require_segmentation": True,
         }
-        configs = ["train.json", "evaluate.json"]
+        configs = ["train.json", "evaluate.json", *extra_configs]
         timings[f"evaluate_{key}"] = _run(f"evaluate_{key}", "evaluating", configs, eval_args, workdir)
         summaries[key] = json.loads((out / "evaluation.json").read_text())
 
     x4 = f"x{FACTOR}"
-    results = {
+    results: dict = {
         "super_resolution": {
             "bicubic": summaries["mse"]["super_resolution"][x4]["bicubic"],
             "mse": summaries["mse"]["super_resolution"][x4]["sr"],
@@ -150,11 +181,15 @@ def main() -> None:
             "gan": summaries["gan"]["downstream_segmentation"][x4]["sr"],
         },
     }
+    if "chain" in summaries:
+        results["super_resolution"]["chain"] = summaries["chain"]["super_resolution"][x4]["sr"]
+        results["downstream_segmentation"]["chain"] = summaries["chain"]["downstream_segmentation"][x4]["sr"]
     report = {
         "benchmark": "saliency_sr quality, CHASE_DB1 test split (8 images), x4",
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
-        "settings": {**common, **seg_args, "quick": args.quick, "bundle_root": "<workdir>"},
-        "bundle_defaults": "bundles/saliency_sr/configs/train.json and train_downstream_seg.json, overridden by settings",
+        "settings": {**common, **seg_args, "quick": args.quick, "chain": args.chain, "bundle_root": "<workdir>"},
+        "bundle_defaults": "bundles/saliency_sr/configs/train.json and train_downstream_seg.json (+ train_chain.json), "
+        "overridden by settings",
         "evaluation_settings": summaries["gan"]["settings"],
         "timings_seconds": timings,
         "total_seconds": sum(timings.values()),

@@ -23,3 +23,4 @@ from .distributed import (
     RANK0_ONLY_HANDLERS, destroy_distributed, distributed_sampler, distributed_seed, get_rank, get_world_size,
     init_distributed, is_rank0, local_device, rank0_handlers, rank_output_dir,
 )
+from .sr_chain import SRChainTrainer, chain_target_factor

@@ -23,12 +23,14 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from monai.engines import Trainer
-from monai.engines.utils import PrepareBatch, default_metric_cmp_fn
+from monai.engines.utils import IterationEvents, PrepareBatch, default_metric_cmp_fn
+from monai.engines.workflow import Workflow
 from monai.utils import CommonKeys, GanKeys, IgniteInfo, min_version, optional_import
 from torch.nn.modules.loss import _Loss
 
 from monai_ext.losses.saliency import LocalSaliencyLoss, SaliencyWeightedMSELoss
 from monai_ext.losses.vgg_feature import VGGFeatureLoss
+from monai_ext.transforms.resolution import gaussian_downsample
 
 if TYPE_CHECKING:
     from ignite.metrics import Metric
@@ -45,46 +47,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-
-def gaussian_downsample(image: torch.Tensor, factor: int, sigma: float | None = None) -> torch.Tensor:
-    """Gaussian blur then subsampling by ``factor`` of a batch (N, C, H, W), as in Mahapatra et al.
-
-    Same convention as :class:`monai_ext.transforms.LowResolutionPaird` with ``method="gaussian"``: sigma
-    ``factor / 2`` HR pixels by default, reflect padding, samples taken at ``factor // 2 + k * factor``.
-
-    Args:
-        image: batch (N, C, H, W) with H and W divisible by ``factor``.
-        factor: integer downsampling factor (1 returns the input).
-        sigma: Gaussian sigma in input pixels.
-
-    Returns:
-        batch (N, C, H / factor, W / factor).
-
-    Raises:
-        ValueError: for a non-4D input, a factor < 1 or a size not divisible by the factor.
-    """
-    if image.ndim != 4:
-        raise ValueError(f"gaussian_downsample expects (N, C, H, W), got {tuple(image.shape)}.")
-    factor = int(factor)
-    if factor < 1:
-        raise ValueError(f"factor must be a positive integer, got {factor}.")
-    if factor == 1:
-        return image
-    h, w = image.shape[-2:]
-    if h % factor or w % factor:
-        raise ValueError(f"image size {(h, w)} is not divisible by the downsampling factor {factor}.")
-    sigma = factor / 2 if sigma is None else float(sigma)
-    radius = max(1, int(round(3 * sigma)))
-    t = torch.arange(-radius, radius + 1, dtype=image.dtype, device=image.device)
-    kernel = torch.exp(-0.5 * (t / sigma) ** 2)
-    kernel = kernel / kernel.sum()
-    c = image.shape[1]
-    x = F.pad(image, (radius, radius, radius, radius), mode="reflect")
-    x = F.conv2d(x, kernel.view(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c)
-    x = F.conv2d(x, kernel.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
-    offset = factor // 2
-    return x[:, :, offset::factor, offset::factor].contiguous()
 
 
 def _tensor(value: Any) -> torch.Tensor:
@@ -164,7 +126,8 @@ class SRGanGeneratorLoss(_Loss):
     The paper states the terms without weights (all 1) and the adversarial weight 0.01. The VGG term is active only
     with pretrained weights (``vgg_weights_path`` or a ready ``vgg_loss``); otherwise it is off, which is logged.
     Without ``fake_logits`` (MSE-style pre-training or validation) the adversarial term is skipped. The latest
-    values of the terms are kept, detached, in ``last_terms`` (for :class:`~monai_ext.engines.LossTermsHandler`).
+    values of the terms are kept, detached, in ``last_terms`` (for :class:`~monai_ext.engines.LossTermsHandler`),
+    named like the bundle's ``loss_weights`` (``mse``, ``vgg``, ``saliency``, ``adversarial``) plus ``total``.
 
     Args:
         mse_weight: weight of the saliency-weighted MSE (eq. 7).
@@ -243,8 +206,8 @@ class SRGanGeneratorLoss(_Loss):
         terms: dict[str, torch.Tensor] = {}
         total = input.new_zeros(())
         if self.mse_weight > 0:
-            terms["saliency_mse"] = self.saliency_mse(input, target, saliency)
-            total = total + self.mse_weight * terms["saliency_mse"]
+            terms["mse"] = self.saliency_mse(input, target, saliency)
+            total = total + self.mse_weight * terms["mse"]
         if self.vgg_loss is not None and self.vgg_weight > 0:
             terms["vgg"] = self.vgg_loss(input, target)
             total = total + self.vgg_weight * terms["vgg"]
@@ -254,6 +217,7 @@ class SRGanGeneratorLoss(_Loss):
         if fake_logits is not None and self.adversarial_weight > 0:
             terms["adversarial"] = _bce_with_logits(fake_logits, True, self.reduction)
             total = total + self.adversarial_weight * terms["adversarial"]
+        terms["total"] = total
         self.last_terms = {k: v.detach() for k, v in terms.items()}
         return total
 
@@ -296,8 +260,20 @@ class SRGanTrainer(Trainer):
 
     Each iteration: ``(lr, hr) = prepare_batch(batch)``, ``sr = G(lr)``; ``d_train_steps`` discriminator updates on
     ``d_loss_function(D(hr), D(sr.detach()))``; one generator update on ``g_loss_function(sr, hr, D(sr))``.
-    The iteration output holds ``image`` (LR), ``label`` (HR), ``pred`` (SR, detached), ``g_loss``, ``d_loss`` and
-    ``loss`` (= ``g_loss``) as detached tensors, so nothing is synchronised with the host per iteration.
+
+    It drives MONAI handlers the way ``SupervisedTrainer`` does: ``engine.state.output`` holds ``image`` (LR),
+    ``label`` (HR), ``pred`` (SR), ``loss`` (= ``g_loss``, the generator loss, a scalar tensor), ``g_loss`` and
+    ``d_loss`` (the mean over the discriminator steps); the iteration fires ``IterationEvents.FORWARD_COMPLETED``
+    (after ``G(lr)``), ``LOSS_COMPLETED`` (after the generator loss, before its backward; the discriminator has
+    already been updated), ``BACKWARD_COMPLETED`` and ``MODEL_COMPLETED`` (after the generator step), where MONAI
+    decollates the output (``decollate=True``, the default: ``from_engine(['loss'], first=True)`` then gives the
+    loss as a number, which ``StatsHandler``/``MLFlowHandler`` need) and applies ``postprocessing``. ``optimizer``
+    and ``network`` are the generator's optimiser and network, so ``MLFlowHandler`` logs the generator's learning
+    rate (``lr_group_<i>``) and ``LrScheduleHandler``-style handlers find them.
+
+    Mixed precision (``amp=True``) autocasts the forward passes of both networks on the generator's device type
+    (CUDA or CPU) with ``amp_kwargs`` (e.g. ``{"dtype": torch.bfloat16}``); the losses are computed in float32 from
+    the autocast outputs. Gradient scaling (one ``GradScaler`` per optimiser) is used only for float16 on CUDA.
 
     Args:
         device: device of the training.
@@ -314,16 +290,23 @@ class SRGanTrainer(Trainer):
         d_train_steps: discriminator updates per iteration.
         non_blocking: non-blocking host-to-device copies.
         iteration_update: replaces the iteration function (MONAI convention).
-        postprocessing: post transforms applied to the output.
+        postprocessing: post transforms applied to the output at ``MODEL_COMPLETED``.
         key_train_metric: ignite metric(s) computed on the training output.
         additional_metrics: more ignite metrics.
         metric_cmp_fn: comparison of the key metric values.
         train_handlers: MONAI/ignite handlers (checkpoints, stats, TensorBoard, MLflow ...).
-        amp: automatic mixed precision (autocast + one ``GradScaler`` per optimiser) on CUDA.
-        decollate: decollate the output into per-sample dicts (default False: the output stays a dict).
-        optim_set_to_none: ``zero_grad(set_to_none=...)``.
-        to_kwargs: extra arguments of ``Tensor.to``.
-        amp_kwargs: arguments of ``torch.autocast``.
+        amp: automatic mixed precision (autocast on the generator's device type).
+        event_names: additional custom ignite events (MONAI convention).
+        event_to_attr: map of custom events to state attributes (MONAI convention).
+        decollate: decollate the output into a list of per-sample dicts at ``MODEL_COMPLETED`` (MONAI default).
+        optim_set_to_none: ``zero_grad(set_to_none=...)`` of both optimisers.
+        to_kwargs: extra arguments of ``Tensor.to`` in ``prepare_batch``.
+        amp_kwargs: arguments of ``torch.autocast`` (e.g. ``dtype``).
+        compile: wrap both networks in ``torch.compile``.
+        compile_kwargs: arguments of ``torch.compile``.
+
+    Raises:
+        ValueError: for ``d_train_steps < 1``.
     """
 
     def __init__(
@@ -348,13 +331,34 @@ class SRGanTrainer(Trainer):
         metric_cmp_fn: Callable = default_metric_cmp_fn,
         train_handlers: Sequence | None = None,
         amp: bool = False,
-        decollate: bool = False,
+        event_names: list | None = None,
+        event_to_attr: dict | None = None,
+        decollate: bool = True,
         optim_set_to_none: bool = False,
         to_kwargs: dict | None = None,
         amp_kwargs: dict | None = None,
+        compile: bool = False,
+        compile_kwargs: dict | None = None,
     ) -> None:
         if d_train_steps < 1:
             raise ValueError(f"d_train_steps must be at least 1, got {d_train_steps}.")
+        if compile:
+            g_network = torch.compile(g_network, **(compile_kwargs or {}))  # type: ignore[assignment]
+            d_network = torch.compile(d_network, **(compile_kwargs or {}))  # type: ignore[assignment]
+        # set before the Workflow constructor, which attaches the handlers (they may look at these attributes)
+        self.g_network = g_network
+        self.g_optimizer = g_optimizer
+        self.g_loss_function = g_loss_function
+        self.d_network = d_network
+        self.d_optimizer = d_optimizer
+        self.d_loss_function = d_loss_function
+        self.d_train_steps = int(d_train_steps)
+        self.optim_set_to_none = optim_set_to_none
+        self.compile = compile
+        # what MONAI handlers look for on a trainer (MLFlowHandler logs `optimizer.param_groups` learning rates)
+        self.network = g_network
+        self.optimizer = g_optimizer
+        self.loss_function = g_loss_function
         super().__init__(
             device=device,
             max_epochs=max_epochs,
@@ -369,60 +373,70 @@ class SRGanTrainer(Trainer):
             metric_cmp_fn=metric_cmp_fn,
             handlers=train_handlers,
             amp=amp,
+            event_names=event_names,
+            event_to_attr=event_to_attr,
             decollate=decollate,
             to_kwargs=to_kwargs,
             amp_kwargs=amp_kwargs,
         )
-        self.g_network = g_network
-        self.g_optimizer = g_optimizer
-        self.g_loss_function = g_loss_function
-        self.d_network = d_network
-        self.d_optimizer = d_optimizer
-        self.d_loss_function = d_loss_function
-        self.d_train_steps = int(d_train_steps)
-        self.optim_set_to_none = optim_set_to_none
-        use_scaler = amp and torch.device(device).type == "cuda"
+        self.amp_device_type = self._device_type(g_network, device)
+        default_dtype = torch.float16 if self.amp_device_type == "cuda" else torch.bfloat16
+        use_scaler = amp and self.amp_device_type == "cuda" and self.amp_kwargs.get("dtype", default_dtype) == torch.float16
         self.g_scaler = torch.amp.GradScaler("cuda", enabled=use_scaler)
         self.d_scaler = torch.amp.GradScaler("cuda", enabled=use_scaler)
 
-    def _autocast(self, engine: SRGanTrainer) -> Any:
-        device_type = torch.device(engine.state.device).type if engine.state.device is not None else "cpu"
-        return torch.autocast(device_type, enabled=engine.amp, **engine.amp_kwargs)
+    @staticmethod
+    def _device_type(network: nn.Module, device: str | torch.device) -> str:
+        parameter = next(iter(network.parameters()), None)
+        return parameter.device.type if parameter is not None else torch.device(device).type
 
-    def _iteration(self, engine: SRGanTrainer, batchdata: dict | Sequence) -> dict[str, Any]:
-        """One discriminator and generator update (MONAI ``Trainer`` iteration callback)."""
+    def run(self) -> None:  # type: ignore[override]
+        """Run the training (``Trainer.run`` without its CUDA ``GradScaler``: this trainer keeps one per optimiser)."""
+        Workflow.run(self)
+
+    def _autocast(self) -> Any:
+        return torch.autocast(self.amp_device_type, enabled=bool(self.amp), **self.amp_kwargs)
+
+    def _iteration(self, engine: SRGanTrainer, batchdata: dict | Sequence) -> dict[str, Any] | list:
+        """One generator forward, ``d_train_steps`` discriminator updates and one generator update."""
         if batchdata is None:
             raise ValueError("must provide batch data for current iteration.")
         lr, hr = engine.prepare_batch(batchdata, engine.state.device, engine.non_blocking, **engine.to_kwargs)
+        engine.state.output = {CommonKeys.IMAGE: lr, CommonKeys.LABEL: hr}
         engine.g_network.train()
         engine.d_network.train()
-        with self._autocast(engine):
+        with engine._autocast():
             sr = engine.g_network(lr)
+        engine.state.output[CommonKeys.PRED] = sr
+        engine.fire_event(IterationEvents.FORWARD_COMPLETED)
 
-        d_total = hr.new_zeros((), dtype=torch.float32)
+        fake = sr.detach()
+        d_losses = []
         for _ in range(engine.d_train_steps):
             engine.d_optimizer.zero_grad(set_to_none=engine.optim_set_to_none)
-            with self._autocast(engine):
-                d_loss = engine.d_loss_function(engine.d_network(hr), engine.d_network(sr.detach()))
+            with engine._autocast():
+                real_logits, fake_logits = engine.d_network(hr), engine.d_network(fake)
+            d_loss = engine.d_loss_function(real_logits.float(), fake_logits.float())
             engine.d_scaler.scale(d_loss).backward()
             engine.d_scaler.step(engine.d_optimizer)
             engine.d_scaler.update()
-            d_total = d_total + d_loss.detach().float()
+            d_losses.append(d_loss.detach())
 
-        # The discriminator is not updated by the generator step; its gradients are cleared before its next step.
+        # D also receives gradients here; they are cleared before its next update and never stepped
         engine.g_optimizer.zero_grad(set_to_none=engine.optim_set_to_none)
-        with self._autocast(engine):
-            g_loss = engine.g_loss_function(sr, hr, engine.d_network(sr))
+        with engine._autocast():
+            fake_logits = engine.d_network(sr)
+        g_loss = engine.g_loss_function(sr.float(), hr.float(), fake_logits.float())
+        engine.state.output[CommonKeys.LOSS] = g_loss
+        engine.state.output[GanKeys.GLOSS] = g_loss
+        engine.state.output[GanKeys.DLOSS] = d_losses[0] if len(d_losses) == 1 else torch.stack(d_losses).mean()
+        engine.fire_event(IterationEvents.LOSS_COMPLETED)
         engine.g_scaler.scale(g_loss).backward()
+        engine.fire_event(IterationEvents.BACKWARD_COMPLETED)
         engine.g_scaler.step(engine.g_optimizer)
         engine.g_scaler.update()
 
         g_value = g_loss.detach()
-        return {
-            CommonKeys.IMAGE: lr,
-            CommonKeys.LABEL: hr,
-            CommonKeys.PRED: sr.detach(),
-            CommonKeys.LOSS: g_value,
-            GanKeys.GLOSS: g_value,
-            GanKeys.DLOSS: d_total / engine.d_train_steps,
-        }
+        engine.state.output.update({CommonKeys.PRED: sr.detach(), CommonKeys.LOSS: g_value, GanKeys.GLOSS: g_value})
+        engine.fire_event(IterationEvents.MODEL_COMPLETED)
+        return engine.state.output

@@ -9,7 +9,7 @@ Local Saliency Maps for Retinal Image Analysis", MICCAI 2017 (arXiv:1710.04783),
   ``[conv3x3, BN, ReLU, conv3x3, BN] + identity``, a conv-BN, a long skip, then a sub-pixel x2 up-stage) and an
   output conv; x4/x8/x16 cascade 2/3/4 stages inside one network.
 * :class:`CascadedSRGenerator`: the literal cascade of separately trained x2 generators, stage k trained on the
-  outputs of stages 1..k-1.
+  outputs of stages 1..k-1 (trained by :class:`monai_ext.engines.SRChainTrainer`).
 * :class:`SRDiscriminator`: 8 conv layers 64->512 (strides 1, 2, 1, 2, ...), BN except the first, LeakyReLU(0.2),
   adaptive average pooling (so any input size works), two dense layers, one logit per image.
 """
@@ -19,15 +19,18 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Sequence
+from typing import Optional
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 from monai.networks.blocks import SubpixelUpsample
 from monai.networks.layers.factories import Conv, Norm, Pool
 
 __all__ = ["SRResidualBlock", "SRUpStage", "SRGenerator", "CascadedSRGenerator", "SRDiscriminator"]
 
 UPSAMPLE_MODES = ("pixelshuffle", "deconv")
+GLOBAL_SKIPS = (None, "bicubic")
 
 
 def _activation(name: str) -> nn.Module:
@@ -132,6 +135,10 @@ class SRGenerator(nn.Module):
         upsample: ``"pixelshuffle"`` (paper) or ``"deconv"`` (co-author code).
         stem_kernel_size: kernel of the first conv (paper 3; SRGAN 9).
         head_kernel_size: kernel of the output conv (paper 3; SRGAN 9).
+        global_skip: ``None`` (paper, SRGAN: the network outputs the SR image) or ``"bicubic"``: the network
+            predicts the residual over bicubic upsampling of its input (``F.interpolate(..., mode="bicubic",
+            align_corners=False)``; linear / trilinear for 1D / 3D), as MRC-Net and VDSR. A short training schedule
+            needs it to reach bicubic quality at all. Needs ``in_channels == out_channels``.
 
     Raises:
         ValueError: for a scale factor that is not a power of two or invalid options.
@@ -150,13 +157,23 @@ class SRGenerator(nn.Module):
         upsample: str = "pixelshuffle",
         stem_kernel_size: int = 3,
         head_kernel_size: int = 3,
+        global_skip: str | None = None,
     ) -> None:
         super().__init__()
         num_stages = _num_stages(scale_factor)
         if stem_kernel_size % 2 == 0 or head_kernel_size % 2 == 0:
             raise ValueError(f"kernel sizes must be odd, got {stem_kernel_size} and {head_kernel_size}.")
+        if global_skip not in GLOBAL_SKIPS:
+            raise ValueError(f"global_skip must be one of {GLOBAL_SKIPS}, got {global_skip!r}.")
+        if global_skip is not None and in_channels != out_channels:
+            raise ValueError(
+                f"global_skip={global_skip!r} adds the upsampled input to the output, so in_channels ({in_channels}) "
+                f"must equal out_channels ({out_channels})."
+            )
         conv = Conv[Conv.CONV, spatial_dims]
         self.scale_factor = scale_factor
+        self.global_skip = global_skip
+        self._skip_mode = {1: "linear", 2: "bicubic", 3: "trilinear"}[spatial_dims]  # bicubic exists in 2D only
         self.stem = nn.Sequential(
             conv(in_channels, num_channels, kernel_size=stem_kernel_size, padding=stem_kernel_size // 2),
             _activation(act),
@@ -174,45 +191,82 @@ class SRGenerator(nn.Module):
         self.head = conv(num_channels, out_channels, kernel_size=head_kernel_size, padding=head_kernel_size // 2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.stem(x)
+        out = self.stem(x)
         for stage in self.stages:
-            x = stage(x)
-        return self.head(x)
+            out = stage(out)
+        out = self.head(out)
+        if self.global_skip is not None:
+            scale = float(self.scale_factor)
+            out = out + F.interpolate(x, scale_factor=scale, mode=self._skip_mode, align_corners=False)
+        return out
 
 
 class CascadedSRGenerator(nn.Module):
-    """A chain of separately trained x2 generators (stage k is trained on the outputs of stages 1..k-1).
+    """A chain of separately trained x2 generators: the literal cascade of Mahapatra et al. (MICCAI 2017).
+
+    For a total factor ``R = 2**K``, stage k (1-based) is an x2 generator trained on the outputs of the frozen stages
+    1..k-1 applied to the LR image ``HR / R``, with the HR image Gaussian-downsampled by ``2**(K-k)`` as its target
+    (:class:`monai_ext.engines.SRChainTrainer`). At inference the stages run one after another; ``forward`` is
+    TorchScript-compatible.
 
     Args:
-        num_stages: number of x2 stages when ``stages`` is not given (x4 = 2, x8 = 3, x16 = 4).
+        num_stages: number of x2 stages (x4 = 2, x8 = 3, x16 = 4).
         stages: ready x2 generators (e.g. trained :class:`SRGenerator` with ``scale_factor=2``).
+        scale_factor: total factor ``2**num_stages``, an alternative to ``num_stages`` (so that the class can be built
+            like :class:`SRGenerator`, e.g. ``generator_def(scale_factor=8)``).
+        stage_checkpoints: one checkpoint file per stage, loaded with :meth:`load_stage` after construction.
+        checkpoint_key: entry (or entries, the first present wins) of a checkpoint dict holding a stage's state dict.
         generator_kwargs: arguments of the :class:`SRGenerator` built for each stage (``scale_factor`` is 2).
 
     Raises:
-        ValueError: when neither or both of ``num_stages`` and ``stages`` are given.
+        ValueError: when none of ``num_stages``, ``scale_factor`` and ``stages`` is given, when they disagree, or when
+            the number of ``stage_checkpoints`` differs from the number of stages.
     """
 
     def __init__(
-        self, num_stages: int | None = None, stages: Sequence[nn.Module] | None = None, **generator_kwargs
+        self,
+        num_stages: int | None = None,
+        stages: Sequence[nn.Module] | None = None,
+        scale_factor: int | None = None,
+        stage_checkpoints: Sequence[str | os.PathLike] | None = None,
+        checkpoint_key: str | Sequence[str] | None = ("generator", "model"),
+        **generator_kwargs,
     ) -> None:
         super().__init__()
-        if (num_stages is None) == (stages is None):
+        if num_stages is None and stages is None and scale_factor is None:
+            raise ValueError("give one of num_stages, scale_factor and stages.")
+        if num_stages is not None and stages is not None:
             raise ValueError("give exactly one of num_stages and stages.")
+        if scale_factor is not None:
+            from_factor = _num_stages(int(scale_factor))
+            count = num_stages if stages is None else len(stages)
+            if count is not None and count != from_factor:
+                raise ValueError(f"scale_factor {scale_factor} needs {from_factor} x2 stages, got {count}.")
+            num_stages = from_factor if stages is None else None
         if stages is None:
             if num_stages is None or num_stages < 1:
                 raise ValueError(f"num_stages must be a positive integer, got {num_stages}.")
             generator_kwargs = {**generator_kwargs, "scale_factor": 2}
             stages = [SRGenerator(**generator_kwargs) for _ in range(num_stages)]
         self.stages = nn.ModuleList(stages)
-        self.scale_factor = 2 ** len(self.stages)
+        self.num_stages = len(self.stages)
+        self.scale_factor = 2**self.num_stages
+        if stage_checkpoints is not None:
+            if len(stage_checkpoints) != self.num_stages:
+                raise ValueError(
+                    f"got {len(stage_checkpoints)} stage checkpoints for a chain of {self.num_stages} stages."
+                )
+            for index, path in enumerate(stage_checkpoints):
+                self.load_stage(index, path, key=checkpoint_key)
 
-    def forward(self, x: torch.Tensor, num_stages: int | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, num_stages: Optional[int] = None) -> torch.Tensor:  # noqa: UP007 TorchScript
         """Super-resolve with the first ``num_stages`` stages (default all): output is ``2**num_stages`` larger."""
-        count = len(self.stages) if num_stages is None else num_stages
-        if not 0 <= count <= len(self.stages):
-            raise ValueError(f"num_stages must be in [0, {len(self.stages)}], got {num_stages}.")
-        for stage in self.stages[:count]:
-            x = stage(x)
+        count = self.num_stages if num_stages is None else num_stages
+        if count < 0 or count > self.num_stages:
+            raise ValueError(f"num_stages must be in [0, {self.num_stages}], got {count}.")
+        for index, stage in enumerate(self.stages):
+            if index < count:
+                x = stage(x)
         return x
 
     def freeze_stages(self, count: int) -> None:
@@ -222,24 +276,32 @@ class CascadedSRGenerator(nn.Module):
             stage.requires_grad_(not frozen)
             stage.train(self.training and not frozen)
 
-    def load_stage(self, index: int, path: str | os.PathLike, key: str | None = "generator") -> None:
-        """Load stage ``index`` from a local checkpoint (``torch.load(weights_only=True)``).
+    def load_stage(
+        self, index: int, path: str | os.PathLike, key: str | Sequence[str] | None = ("generator", "model")
+    ) -> None:
+        """Load stage ``index`` from a local checkpoint (``monai_ext.engines.safe_load_checkpoint``: tensors only).
 
         Args:
             index: stage index (0-based).
             path: checkpoint file: a state dict, or a dict holding it under ``key`` (as MONAI's ``CheckpointSaver``
-                writes ``{"generator": state_dict, ...}``).
-            key: entry of the checkpoint dict holding the state dict; ignored when absent.
+                writes ``{"model": state_dict, ...}``).
+            key: entry (or entries, the first present wins) of the checkpoint dict holding the state dict; a
+                checkpoint without any of them is taken as the state dict itself.
 
         Raises:
             FileNotFoundError: when the file does not exist.
         """
+        from monai_ext.engines.checkpoint import safe_load_checkpoint  # networks must not import engines eagerly
+
         path = os.fspath(path)
         if not os.path.isfile(path):
             raise FileNotFoundError(f"cascade stage {index} checkpoint not found: '{path}'.")
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        if key is not None and isinstance(state, dict) and isinstance(state.get(key), dict):
-            state = state[key]
+        state = safe_load_checkpoint(path, map_location="cpu")
+        keys = () if key is None else (key,) if isinstance(key, str) else tuple(key)
+        for name in keys:
+            if isinstance(state, dict) and isinstance(state.get(name), dict):
+                state = state[name]
+                break
         self.stages[index].load_state_dict(state)
 
 

@@ -7,3 +7,4 @@ from .color import RandColorJitterd, adjust_hue, hsv_to_rgb, rgb_to_hsv
 from .geometric import RandShiftRotated
 from .resolution import LR_METHODS, IntensityRanged, LowResolutionPaird, ResizeToReferenced, resize_image
 from .saliency import LocalSaliencyMapd, local_saliency_map
+from .resolution import gaussian_downsample

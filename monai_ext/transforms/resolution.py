@@ -15,7 +15,14 @@ import torch.nn.functional as F
 from monai.config import KeysCollection
 from monai.transforms import MapTransform
 
-__all__ = ["LowResolutionPaird", "IntensityRanged", "ResizeToReferenced", "resize_image", "LR_METHODS"]
+__all__ = [
+    "LowResolutionPaird",
+    "IntensityRanged",
+    "ResizeToReferenced",
+    "resize_image",
+    "gaussian_downsample",
+    "LR_METHODS",
+]
 
 LR_METHODS = ("antialias", "opencv", "gaussian")
 
@@ -55,17 +62,59 @@ def _resize_mask(mask: torch.Tensor, spatial_size: Sequence[int]) -> torch.Tenso
     return out.to(dtype)
 
 
-def _gaussian_blur(img: torch.Tensor, sigma: float) -> torch.Tensor:
+def gaussian_downsample(image: torch.Tensor, factor: int, sigma: float | None = None) -> torch.Tensor:
+    """Gaussian blur then subsampling by ``factor`` at the centres of the ``factor``-pixel blocks (N, C, H, W).
+
+    Mahapatra et al. (MICCAI 2017) make the LR image by Gaussian blurring and downsampling. LR pixel ``k`` is the
+    blurred HR image sampled at the block centre ``k * factor + (factor - 1) / 2``, the grid of area / antialiased
+    downsampling and of ``F.interpolate(..., align_corners=False)`` upsampling. For even factors that centre lies
+    between two HR pixels, so the Gaussian is evaluated at half-integer offsets: the result is one strided,
+    separable convolution with taps ``exp(-(j - (factor - 1) / 2)^2 / (2 sigma^2))``, ``j = -R .. factor - 1 + R``,
+    ``R = round(3 sigma)`` (the Gaussian is truncated at ``R + (factor - 1) / 2``), without the extra blur of
+    blurring and then averaging. For odd factors this is blurring and taking pixel ``factor // 2`` of each block.
+    Borders use reflect padding.
+
+    Args:
+        image: batch (N, C, H, W) with H and W divisible by ``factor``.
+        factor: integer downsampling factor (1 returns the input).
+        sigma: Gaussian sigma in HR pixels; default ``factor / 2``.
+
+    Returns:
+        batch (N, C, H / factor, W / factor) in the dtype of ``image``.
+
+    Raises:
+        ValueError: for a non-4D input, a factor < 1, a non-positive sigma, a size not divisible by the factor, or
+            an image smaller than the padding the kernel needs.
+    """
+    if image.ndim != 4:
+        raise ValueError(f"gaussian_downsample expects (N, C, H, W), got {tuple(image.shape)}.")
+    factor = int(factor)
+    if factor < 1:
+        raise ValueError(f"factor must be a positive integer, got {factor}.")
+    if factor == 1:
+        return image
+    h, w = image.shape[-2:]
+    if h % factor or w % factor:
+        raise ValueError(f"image size {(h, w)} is not divisible by the downsampling factor {factor}.")
+    sigma = factor / 2 if sigma is None else float(sigma)
+    if sigma <= 0:
+        raise ValueError(f"sigma must be positive, got {sigma}.")
     radius = max(1, int(round(3 * sigma)))
-    x = torch.arange(-radius, radius + 1, dtype=torch.float32)
-    kernel = torch.exp(-0.5 * (x / sigma) ** 2)
-    kernel = kernel / kernel.sum()
-    c = img.shape[0]
-    batch = _as_batch(img)
-    batch = F.pad(batch, (radius, radius, radius, radius), mode="reflect")
-    batch = F.conv2d(batch, kernel.view(1, 1, 1, -1).repeat(c, 1, 1, 1), groups=c)
-    batch = F.conv2d(batch, kernel.view(1, 1, -1, 1).repeat(c, 1, 1, 1), groups=c)
-    return batch[0]
+    if radius >= min(h, w):
+        raise ValueError(
+            f"image size {(h, w)} is too small for Gaussian downsampling with sigma {sigma} (reflect padding of "
+            f"{radius} pixels needs a size above {radius})."
+        )
+    image = torch.as_tensor(image)
+    dtype = image.dtype if image.is_floating_point() else torch.float32
+    taps = torch.arange(-radius, factor + radius, dtype=torch.float64, device=image.device) - (factor - 1) / 2
+    kernel = torch.exp(-0.5 * (taps / sigma) ** 2)
+    kernel = (kernel / kernel.sum()).to(dtype)
+    c = image.shape[1]
+    x = F.pad(image.to(dtype), (radius, radius, radius, radius), mode="reflect")
+    x = F.conv2d(x, kernel.view(1, 1, 1, -1).expand(c, 1, 1, -1), stride=(1, factor), groups=c)
+    x = F.conv2d(x, kernel.view(1, 1, -1, 1).expand(c, 1, -1, 1), stride=(factor, 1), groups=c)
+    return x
 
 
 class LowResolutionPaird(MapTransform):
@@ -81,7 +130,8 @@ class LowResolutionPaird(MapTransform):
       downsampling of the HR image. The LR image is then a proper low-pass version of the SR target.
     - ``"opencv"``: the authors' pipeline (imed_vision ``SegPathDataset``): both HR and LR by plain bicubic
       resize of the *original* (OpenCV ``INTER_CUBIC``, no antialiasing), so LR is aliased.
-    - ``"gaussian"``: Gaussian blur of the HR image then subsampling by ``r`` (Mahapatra et al. 2017).
+    - ``"gaussian"``: Gaussian blur of the HR image then subsampling by ``r`` at the block centres (Mahapatra et al.
+      2017; :func:`gaussian_downsample`), on the same grid as ``"antialias"``.
 
     Bicubic interpolation overshoots; with ``clip_range`` the results are clamped to the normalised intensity range.
 
@@ -151,9 +201,7 @@ class LowResolutionPaird(MapTransform):
         elif self.method == "opencv":
             lr = resize_image(img, lr_size, antialias=False)
         else:
-            offset = self.upscale_rate // 2
-            lr = _gaussian_blur(hr, self.blur_sigma)[:, offset :: self.upscale_rate, offset :: self.upscale_rate]
-            lr = lr[:, : lr_size[0], : lr_size[1]].contiguous()
+            lr = gaussian_downsample(_as_batch(hr), self.upscale_rate, self.blur_sigma)[0]
         return self._clip(hr), self._clip(lr)
 
     def __call__(self, data: Mapping[Hashable, torch.Tensor]) -> dict[Hashable, torch.Tensor]:

@@ -3,7 +3,8 @@
 
 Covers: both training stages (MSE pre-training, then adversarial training resumed from the stage-1 checkpoint),
 the generator loss of the bundle against the terms computed by hand on one batch, the downstream segmentation
-config, the evaluation (SR and bicubic metrics recomputed independently, downstream scores) and folder inference.
+config, the evaluation (SR and bicubic metrics recomputed independently, downstream scores), folder inference, and
+the shared reliability / speed pattern (channels_last, exact resume, non-finite stop, data validation).
 """
 
 from __future__ import annotations
@@ -19,10 +20,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 from monai.bundle import ConfigParser, ConfigWorkflow
+from monai.engines.utils import IterationEvents
 from PIL import Image
 
 from monai_ext.data import build_datalist
-from monai_ext.engines import gaussian_downsample
+from monai_ext.engines import NonFiniteLossError, SafeCheckpointLoader, gaussian_downsample
 from monai_ext.losses import VGGFeatureLoss
 from monai_ext.losses.vgg_feature import VGG16Features
 from monai_ext.metrics import gradient_sharpness, pooled_scores, psnr, rmse, segmentation_counts, ssim
@@ -90,6 +92,36 @@ def test_config_networks_cascade_x2_stages_and_take_any_size(factor):
         assert parser.get_parsed_content("discriminator_def").eval()(torch.rand(2, 3, 40, 72)).shape == (2, 1)
 
 
+def test_global_skip_reaches_every_generator_of_the_bundle():
+    """``--global_skip bicubic`` builds the same residual generator in training, evaluation, inference and the chain."""
+    lr = torch.rand(1, 3, 6, 8)
+    built = {}
+    for name, files, key in (
+        ("train", [TRAIN], "network_def"),
+        ("inference", [INFERENCE], "network_def"),
+        ("chain stage", [TRAIN, str(CONFIGS / "train_chain.json")], "chain_stage_def"),
+        ("evaluation", [TRAIN, EVALUATE], "evaluation#generator_def"),
+    ):
+        parser = ConfigParser()
+        parser.read_config(files)
+        parser.update({"global_skip": "bicubic", "device": "cpu", **GEN})
+        generator = parser.get_parsed_content(key)
+        if not isinstance(generator, torch.nn.Module):  # "_mode_": "callable" definitions
+            generator = generator(scale_factor=4)
+        assert generator.global_skip == "bicubic", name
+        built[name] = generator
+    # the residual is added to bicubic upsampling: with a zero output conv the generator is bicubic upsampling
+    generator = built["train"].eval()
+    torch.nn.init.zeros_(generator.head.weight)
+    torch.nn.init.zeros_(generator.head.bias)
+    with torch.no_grad():
+        expected = F.interpolate(lr, scale_factor=float(generator.scale_factor), mode="bicubic", align_corners=False)
+        torch.testing.assert_close(generator(lr), expected)
+    parser = ConfigParser()
+    parser.read_config(TRAIN)
+    assert parser.get_parsed_content("network_def").global_skip is None  # paper default
+
+
 @pytest.fixture(scope="module")
 def trained_root(tmp_path_factory) -> Path:
     """Both training stages and the downstream segmentation network, trained with tiny settings."""
@@ -109,9 +141,11 @@ def test_training_leaves_generator_and_discriminator_checkpoints(trained_root):
     models = trained_root / "models"
     mse = _load(models / "checkpoint_mse_x4_final.pt")
     gan = _load(models / "checkpoint_gan_x4_final.pt")
-    assert set(mse) == {"model", "optimizer", "trainer"}
+    # each stage saves its trainer under its own key, so that resuming one stage never picks another's file
+    assert set(mse) == {"model", "optimizer", "pretrain_trainer"}
     assert set(gan) == {"model", "discriminator", "optimizer", "d_optimizer", "trainer"}
-    assert gan["trainer"]["iteration"] == 1 and mse["trainer"]["iteration"] == 1  # 2 images, batch 2, 1 epoch
+    assert set(_load(models / "seg_checkpoint_final.pt")) == {"model", "optimizer", "seg_trainer"}
+    assert gan["trainer"]["iteration"] == 1 and mse["pretrain_trainer"]["iteration"] == 1  # 2 images, batch 2
     # the discriminator checkpoint is an SRDiscriminator with the configured width (first conv: 3 -> 4 maps)
     assert gan["discriminator"]["features.0.weight"].shape == (4, 3, 3, 3)
     # model.pt is the final generator of stage 2, a bare state dict loadable into the x4 network_def
@@ -121,6 +155,8 @@ def test_training_leaves_generator_and_discriminator_checkpoints(trained_root):
     for key, value in model.items():
         torch.testing.assert_close(value, gan["model"][key])
     assert glob.glob(str(trained_root / "eval" / "events.out.tfevents.*"))
+    # stage-1 validation has its own evaluator and TensorBoard folder: its curves do not overlap stage 2's
+    assert glob.glob(str(trained_root / "eval" / "pretrain" / "events.out.tfevents.*"))
     # downstream segmentation network trained on HR images, best validation Dice
     UNet(spatial_dims=2, in_channels=3, out_channels=2, base_channels=4).load_state_dict(_load(models / "seg_model.pt"))
 
@@ -169,12 +205,15 @@ def test_generator_loss_terms_and_weights_match_hand_computation(tmp_path):
     discriminator = workflow.parser.get_parsed_content("discriminator")
     captured = {}
 
-    @trainer.on(Events.ITERATION_COMPLETED(once=1))
-    def _capture(engine):
-        captured.update(engine.state.output)
+    @trainer.on(IterationEvents.LOSS_COMPLETED)
+    def _capture(engine):  # the discriminator has been updated; these are the logits the generator loss saw
+        if captured:
+            return
+        output = engine.state.output
+        captured.update({k: v.detach().clone() for k, v in output.items()})
         captured["terms"] = dict(loss.last_terms)
-        with torch.no_grad():  # the discriminator is not updated after the generator step: same logits (BN batch stats)
-            captured["fake_logits"] = discriminator.train()(engine.state.output["pred"])
+        with torch.no_grad():
+            captured["fake_logits"] = discriminator.train()(output["pred"])
 
     workflow.run()
     workflow.finalize()
@@ -187,11 +226,13 @@ def test_generator_loss_terms_and_weights_match_hand_computation(tmp_path):
     saliency = ((soft_sr - soft_hr) ** 2).mean()
     adversarial = F.softplus(-captured["fake_logits"]).mean()  # -log sigmoid(D(G(LR)))
     terms = captured["terms"]
-    assert set(terms) == {"saliency_mse", "saliency", "adversarial"}
-    torch.testing.assert_close(terms["saliency_mse"], weighted_mse, rtol=1e-4, atol=1e-7)
+    assert set(terms) == {"mse", "saliency", "adversarial", "total"}
+    torch.testing.assert_close(terms["mse"], weighted_mse, rtol=1e-4, atol=1e-7)
     torch.testing.assert_close(terms["saliency"], saliency, rtol=1e-4, atol=1e-7)
     torch.testing.assert_close(terms["adversarial"], adversarial, rtol=1e-4, atol=1e-6)
     torch.testing.assert_close(captured["g_loss"], weighted_mse + saliency + 0.01 * adversarial, rtol=1e-4, atol=1e-6)
+    assert captured["loss"].ndim == 0 and torch.equal(captured["loss"], captured["g_loss"])
+    torch.testing.assert_close(terms["total"], captured["g_loss"])
 
 
 def test_loss_options_from_the_config(tmp_path):
@@ -302,3 +343,121 @@ def test_inference_writes_sr_images_and_failure_report(trained_root, tmp_path):
     report = json.loads((out / "failures.json").read_text())
     assert report["num_written"] == 2 and [f["file"] for f in report["failures"]] == [str(folder / "broken.png")]
     assert os.path.exists(out / "failures.csv")
+    # the model-zoo `evaluator` path (MONAI Label) loads model.pt through the safe loader in `handlers`
+    loader = workflow.parser.get_parsed_content("handlers")[0]
+    assert isinstance(loader, SafeCheckpointLoader)
+    network = workflow.parser.get_parsed_content("network")
+    with torch.no_grad():
+        for parameter in network.parameters():
+            parameter.zero_()
+    loader(workflow.parser.get_parsed_content("evaluator"))
+    for key, value in _load(trained_root / "models" / "model.pt").items():
+        torch.testing.assert_close(network.state_dict()[key], value)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# speed switches and reliability (session-2 pattern shared by every bundle)
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def _causes(error: BaseException) -> list[BaseException]:
+    chain = []
+    while error is not None:
+        chain.append(error)
+        error = error.__cause__ or error.__context__
+    return chain
+
+
+def test_channels_last_trains_one_iteration_with_channels_last_weights(tmp_path):
+    workflow = _workflow(TRAIN, tmp_path, run_id="stage2", pretrained_generator=None, channels_last=True, **TINY)
+    networks = {name: workflow.parser.get_parsed_content(name) for name in ("network", "discriminator")}
+    start = {name: [p.detach().clone() for p in net.parameters()] for name, net in networks.items()}
+    workflow.run()
+    workflow.finalize()
+    assert workflow.parser.get_parsed_content("train#trainer").state.iteration == 1
+    for name, net in networks.items():
+        weights = [p for p in net.parameters() if p.ndim == 4]
+        assert weights, name
+        assert all(p.is_contiguous(memory_format=torch.channels_last) for p in weights), name
+        assert any(not p.is_contiguous() for p in weights), name  # really a different layout, not a 1x1 edge case
+        assert all(not torch.equal(a, p) for a, p in zip(start[name], net.parameters()) if p.ndim == 4), name
+
+
+def test_resume_after_interruption_equals_uninterrupted_training(tmp_path):
+    """Both stages: 1 MSE epoch then 2 GAN epochs in one go, vs. stopped after GAN epoch 1 and resumed."""
+    full_root, split_root = tmp_path / "full", tmp_path / "split"
+    full = _workflow(TRAIN, full_root, run_id="training", **{**TINY, "max_epochs": 2})
+    full.run()
+    full.finalize()
+    first = _workflow(TRAIN, split_root, run_id="training", **TINY)  # the "interrupted" run: 1 GAN epoch of 2
+    first.run()
+    first.finalize()
+    resumed = _workflow(TRAIN, split_root, run_id="training", resume=True, **{**TINY, "max_epochs": 2})
+    pretrain = resumed.parser.get_parsed_content("pretrain#trainer")
+    trainer = resumed.parser.get_parsed_content("train#trainer")
+    pretrain_steps = []
+    pretrain.add_event_handler(Events.ITERATION_COMPLETED, lambda engine: pretrain_steps.append(1))
+    resumed.run()
+    resumed.finalize()
+    assert pretrain_steps == [] and pretrain.state.iteration == 1  # stage 1 was complete: restored, not re-run
+    assert trainer.state.epoch == 2 and trainer.state.iteration == 2
+    gan_resume = next(h for h in resumed.parser.get_parsed_content("train#handlers") if hasattr(h, "loaded_path"))
+    assert "gan_x4" in os.path.basename(gan_resume.loaded_path)
+    expected = _load(full_root / "models" / "checkpoint_gan_x4_final.pt")
+    got = _load(split_root / "models" / "checkpoint_gan_x4_final.pt")
+    assert got["trainer"]["iteration"] == expected["trainer"]["iteration"] == 2
+    for key in ("model", "discriminator"):
+        assert expected[key].keys() == got[key].keys()
+        for name, value in expected[key].items():
+            torch.testing.assert_close(got[key][name], value, rtol=0, atol=0, msg=f"{key}.{name}")
+    for key in ("optimizer", "d_optimizer"):
+        for index, state in expected[key]["state"].items():
+            torch.testing.assert_close(got[key]["state"][index]["exp_avg"], state["exp_avg"], rtol=0, atol=0)
+
+
+def test_non_finite_loss_stops_training_and_leaves_a_checkpoint(tmp_path):
+    # 2 iterations of 1 image (2 patches); the first generator step at learning rate 1e30 blows its weights up
+    override = {**TINY, "batch_size": 1, "patches_per_image": 2, "train#g_optimizer#lr": 1e30}
+    workflow = _workflow(TRAIN, tmp_path, run_id="stage2", pretrained_generator=None, **override)
+    ids = {entry["id"] for entry in workflow.parser.get_parsed_content("train#dataset#data")}
+    with pytest.raises(Exception) as info:
+        workflow.run()
+    error = next((e for e in _causes(info.value) if isinstance(e, NonFiniteLossError)), None)
+    assert error is not None, repr(info.value)
+    assert error.iteration == 2 and set(error.values) & {"g_loss", "d_loss"}
+    assert len(error.names) == 2 and set(error.names) < ids  # names the image of the offending batch
+    assert error.checkpoint_path == str(tmp_path / "models" / "nonfinite_epoch=1_iteration=2.pt")
+    saved = _load(Path(error.checkpoint_path))
+    assert set(saved) == {"model", "discriminator", "optimizer", "d_optimizer", "trainer"}
+    assert saved["trainer"]["iteration"] == 1  # caught before the generator step: resuming repeats iteration 2
+    # the generator weights are those after iteration 1: huge but finite (not yet stepped with the bad loss); its
+    # BatchNorm running statistics already saw the bad forward pass
+    assert all(torch.isfinite(v).all() for v in _params(saved["model"]).values())
+
+
+def test_validate_data_reports_a_broken_file_before_training(tmp_path):
+    train = build_datalist("chasedb1", None, "train")[:2]
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(Path(train[0]["image"]).read_bytes()[:2000])
+    # SR data lists hold images only (any folder of fundus images): no mask is required
+    images = [{"image": item["image"], "id": item["id"]} for item in train]
+    override = {**TINY, "train#dataset#data": images + [{"image": str(broken), "id": "broken"}],
+                "validate#dataset#data": []}
+    with pytest.raises(Exception) as info:
+        _workflow(TRAIN, tmp_path, **override)
+    messages = [str(e) for e in _causes(info.value)]
+    assert any("broken.jpg" in m and "validation" in m for m in messages), messages
+    assert not any("without mask" in m for m in messages)
+    assert not (tmp_path / "models").exists()
+    # mask-free lists pass; the switch turns the check off
+    _workflow(TRAIN, tmp_path, **{**override, "train#dataset#data": images})
+    _workflow(TRAIN, tmp_path, validate_data=False, **override)
+
+
+def test_stage2_without_stage1_checkpoint_names_the_missing_file(tmp_path):
+    workflow = _workflow(TRAIN, tmp_path, run_id="stage2", **TINY)
+    with pytest.raises(Exception) as info:
+        workflow.run()
+    messages = [str(e) for e in _causes(info.value)]
+    expected = str(tmp_path / "models" / "checkpoint_mse_x4_final.pt")
+    assert any(expected in m and "does not exist" in m for m in messages), messages

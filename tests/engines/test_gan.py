@@ -6,12 +6,17 @@ from __future__ import annotations
 import glob
 
 import mlflow
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 from monai.data import DataLoader
+from ignite.engine import Events
 from monai.engines import SupervisedTrainer
-from monai.handlers import CheckpointLoader, CheckpointSaver, MLFlowHandler, StatsHandler, TensorBoardStatsHandler
+from monai.engines.utils import IterationEvents
+from monai.handlers import (
+    CheckpointLoader, CheckpointSaver, MLFlowHandler, StatsHandler, TensorBoardStatsHandler, from_engine,
+)
 
 from monai_ext.engines import (
     SRGanDiscriminatorLoss,
@@ -68,8 +73,12 @@ def test_generator_loss_wires_terms_with_their_weights():
     adversarial = -F.logsigmoid(fake).mean()
     expected = 2.0 * SaliencyWeightedMSELoss()(sr, hr) + 0.5 * LocalSaliencyLoss()(sr, hr) + 0.1 * adversarial
     torch.testing.assert_close(loss_fn(sr, hr, fake), expected)
-    assert set(loss_fn.last_terms) == {"saliency_mse", "saliency", "adversarial"}
+    # named like the bundle's loss_weights, plus the total (what LossTermsHandler logs)
+    assert set(loss_fn.last_terms) == {"mse", "saliency", "adversarial", "total"}
     torch.testing.assert_close(loss_fn.last_terms["adversarial"], adversarial)
+    torch.testing.assert_close(loss_fn.last_terms["mse"], SaliencyWeightedMSELoss()(sr, hr))
+    torch.testing.assert_close(loss_fn.last_terms["total"], expected)
+    assert not any(v.requires_grad for v in loss_fn.last_terms.values())
     # defaults: all content weights 1, adversarial 0.01; no logits -> no adversarial term
     default = SRGanGeneratorLoss()
     assert default.adversarial_weight == 0.01
@@ -131,9 +140,9 @@ def test_trainer_updates_both_networks_and_works_with_monai_handlers(tmp_path, c
         d_loss_function=SRGanDiscriminatorLoss(), train_handlers=handlers,
     )
     trainer.run()
-    out = trainer.state.output
-    assert out["pred"].shape == (2, 3, 16, 16)
-    assert torch.isfinite(out["g_loss"]) and torch.isfinite(out["d_loss"])
+    out = trainer.state.output  # decollated at MODEL_COMPLETED, as in MONAI's SupervisedTrainer
+    assert isinstance(out, list) and len(out) == 2 and out[0]["pred"].shape == (3, 16, 16)
+    assert all(np.isfinite(o[k]) for o in out for k in ("loss", "g_loss", "d_loss"))
     assert all(not torch.equal(a, p) for a, p in zip(g_before, g.parameters()))
     assert all(not torch.equal(a, p) for a, p in zip(d_before, d.parameters()))
     printed = capsys.readouterr().out
@@ -142,6 +151,8 @@ def test_trainer_updates_both_networks_and_works_with_monai_handlers(tmp_path, c
     client = mlflow.tracking.MlflowClient(tracking_uri=f"sqlite:///{tmp_path}/mlruns.db")
     runs = client.search_runs([client.get_experiment_by_name("gan_test").experiment_id])
     assert len(client.get_metric_history(runs[0].info.run_id, "g_loss")) == 2
+    lr = client.get_metric_history(runs[0].info.run_id, "lr_group_0")  # from trainer.optimizer = the G optimiser
+    assert [m.value for m in lr] == pytest.approx([1e-3, 1e-3])
     state = torch.load(tmp_path / "models" / "gan_final.pt", weights_only=True)
     assert set(state) == {"generator", "discriminator"}
     for k, v in g.state_dict().items():
@@ -171,3 +182,143 @@ def test_mse_stage_then_adversarial_stage_resumes_from_stage1_checkpoint(tmp_pat
         if "num_batches_tracked" in k or "running" in k:
             continue  # BN statistics move during the (lr = 0) adversarial step
         torch.testing.assert_close(g2.state_dict()[k], v)
+
+
+def _trainer(g, d, **kwargs):
+    return SRGanTrainer(
+        device="cpu", max_epochs=1, train_data_loader=_loader(), g_network=g,
+        g_optimizer=torch.optim.Adam(g.parameters(), 1e-3), g_loss_function=SRGanGeneratorLoss(), d_network=d,
+        d_optimizer=torch.optim.Adam(d.parameters(), 1e-3), d_loss_function=SRGanDiscriminatorLoss(), **kwargs,
+    )
+
+
+def _weights(module):
+    return [p.detach().clone() for p in module.parameters()]
+
+
+def _changed(before, module):
+    return [not torch.equal(a, p) for a, p in zip(before, module.parameters())]
+
+
+@pytest.mark.parametrize("set_to_none", [False, True])
+def test_trainer_fires_monai_iteration_events_and_exposes_loss_and_optimizer(set_to_none):
+    torch.manual_seed(0)
+    g, d = _networks()
+    trainer = _trainer(g, d, epoch_length=2, optim_set_to_none=set_to_none)
+    assert trainer.optimizer is trainer.g_optimizer and trainer.network is g and trainer.loss_function is not None
+    log, seen, start = [], {}, {}
+
+    @trainer.on(Events.ITERATION_STARTED)
+    def _start(engine):
+        start.update(g=_weights(g), d=_weights(d))
+
+    def record(event):
+        def _handler(engine):
+            log.append(event)
+            out = engine.state.output
+            if event == "forward":
+                seen["pred_requires_grad"] = out["pred"].requires_grad
+                seen["forward_keys"] = set(out)
+            elif event == "loss":
+                seen["loss"] = out["loss"].detach().clone()
+                seen["loss_is_g_loss"] = out["loss"] is out["g_loss"]
+                seen["loss_has_graph"] = out["loss"].grad_fn is not None
+                seen["g_grads"] = [None if p.grad is None else p.grad.clone() for p in g.parameters()]
+                seen["g_changed_at_loss"] = any(_changed(start["g"], g))
+                seen["d_changed_at_loss"] = all(_changed(start["d"], d))  # D is updated before the G loss
+            elif event == "backward":
+                seen["g_has_grads"] = all(p.grad is not None and p.grad.abs().sum() > 0 for p in g.parameters())
+                seen["g_changed_at_backward"] = any(_changed(start["g"], g))
+            elif event == "model":
+                seen["g_changed_at_model"] = all(_changed(start["g"], g))
+                seen["model_output_type"] = type(out)
+        return _handler
+
+    trainer.add_event_handler(IterationEvents.FORWARD_COMPLETED, record("forward"))
+    trainer.add_event_handler(IterationEvents.LOSS_COMPLETED, record("loss"))
+    trainer.add_event_handler(IterationEvents.BACKWARD_COMPLETED, record("backward"))
+    trainer.add_event_handler(IterationEvents.MODEL_COMPLETED, record("model"))
+    trainer.add_event_handler(Events.ITERATION_COMPLETED, record("iteration"))
+    trainer.run()
+    assert log == ["forward", "loss", "backward", "model", "iteration"] * 2
+    assert seen["forward_keys"] == {"image", "label", "pred"} and seen["pred_requires_grad"]
+    assert seen["loss"].ndim == 0 and seen["loss_is_g_loss"] and seen["loss_has_graph"]
+    # second iteration: the G gradients of the first were cleared before the G loss, as optim_set_to_none says
+    if set_to_none:
+        assert all(grad is None for grad in seen["g_grads"])
+    else:
+        assert all(grad is not None and not grad.any() for grad in seen["g_grads"])
+    assert seen["d_changed_at_loss"] and not seen["g_changed_at_loss"]
+    assert seen["g_has_grads"] and not seen["g_changed_at_backward"] and seen["g_changed_at_model"]
+    # MONAI's decollation ran at MODEL_COMPLETED (registered first); from_engine gives a plain number
+    assert seen["model_output_type"] is list
+    value = from_engine(["loss"], first=True)(trainer.state.output)
+    assert isinstance(value, float) and value == pytest.approx(float(seen["loss"]))
+    assert gan_loss_terms(trainer.state.output)["g_loss"] == pytest.approx(value)
+
+
+def test_trainer_without_decollation_keeps_scalar_tensors_and_averages_discriminator_steps():
+    g, d = _networks()
+    with pytest.raises(ValueError, match="d_train_steps"):
+        _trainer(g, d, d_train_steps=0)
+    torch.manual_seed(0)
+    trainer = _trainer(g, d, epoch_length=1, d_train_steps=3, decollate=False)
+    d_losses = []
+    original = trainer.d_loss_function
+
+    def spy(real, fake):
+        value = original(real, fake)
+        d_losses.append(value.detach())
+        return value
+
+    trainer.d_loss_function = spy
+    trainer.run()
+    out = trainer.state.output
+    assert out["loss"].ndim == 0 and out["loss"] is out["g_loss"] and not out["loss"].requires_grad
+    assert out["pred"].shape == (2, 3, 16, 16) and not out["pred"].requires_grad
+    assert len(d_losses) == 3
+    torch.testing.assert_close(out["d_loss"], torch.stack(d_losses).mean())
+
+
+def test_bf16_autocast_step_on_cpu():
+    torch.manual_seed(0)
+    g, d = _networks()
+    g_start, d_start = _weights(g), _weights(d)
+    trainer = _trainer(g, d, epoch_length=1, amp=True, amp_kwargs={"dtype": torch.bfloat16})
+    assert trainer.amp_device_type == "cpu" and not trainer.g_scaler.is_enabled()  # no scaling for bf16
+    seen = {}
+
+    @trainer.on(IterationEvents.LOSS_COMPLETED)
+    def _capture(engine):
+        seen["pred"] = engine.state.output["pred"].dtype
+        seen["g_loss"] = engine.state.output["g_loss"].dtype
+        seen["d_loss"] = engine.state.output["d_loss"].dtype
+
+    trainer.run()
+    assert seen == {"pred": torch.bfloat16, "g_loss": torch.float32, "d_loss": torch.float32}
+    assert all(p.dtype == torch.float32 for p in g.parameters())
+    assert all(_changed(g_start, g)) and all(_changed(d_start, d))
+    assert all(torch.isfinite(p).all() for p in (*g.parameters(), *d.parameters()))
+    assert np.isfinite(trainer.state.output[0]["loss"])
+    # without amp the same step runs in float32
+    g2, d2 = _networks()
+    plain = _trainer(g2, d2, epoch_length=1)
+    plain.add_event_handler(IterationEvents.FORWARD_COMPLETED, lambda e: seen.update(fp32=e.state.output["pred"].dtype))
+    plain.run()
+    assert seen["fp32"] == torch.float32
+
+
+def test_compiled_networks_train_like_eager_ones():
+    torch.manual_seed(0)
+    g, d = _networks()
+    g2, d2 = _networks()
+    g2.load_state_dict(g.state_dict())
+    d2.load_state_dict(d.state_dict())
+    eager = _trainer(g, d, epoch_length=1)
+    compiled = _trainer(g2, d2, epoch_length=1, compile=True, compile_kwargs={"backend": "eager"})
+    assert isinstance(compiled.g_network, torch._dynamo.eval_frame.OptimizedModule) and compiled.compile
+    assert isinstance(compiled.d_network, torch._dynamo.eval_frame.OptimizedModule)
+    eager.run()
+    compiled.run()
+    for a, b in zip((*g.parameters(), *d.parameters()), (*g2.parameters(), *d2.parameters())):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
