@@ -15,8 +15,12 @@ once by the distilled student (``models/student.pt`` from ``train_sr.json`` + ``
 bundle fine-tunes the SR network at 0.01x the learning rate); augmentation is flips + rot90 applied identically to
 LR and SR (no brightness / contrast jitter, which would desynchronise the pair); no ImageNet weights. Each variant
 keeps the epoch with the best validation accuracy and is scored on the test split with
-``monai_ext.metrics.classification_metrics``. SAI mixes samples of a batch, also in eval mode: the SAI rows are
-evaluated with the training batch size (8) and, for reference, one image at a time (batch 1, as folder inference).
+``monai_ext.metrics.classification_metrics``. SAI mixes samples of a batch; the SAI network is trained once per seed
+and evaluated in both eval modes of its SAI blocks (``eval_interaction``), each mode keeping its own best
+validation epoch: ``"batch"`` (released code: the samples of an eval batch interact) with the training batch size
+(8) and one image at a time (batch 1, as folder inference), and ``"reference"`` (each image interacts with itself
+and the bank of the last training samples; the prediction does not depend on the batch, checked here by comparing
+batch 8 with batch 1).
 
 Usage (from the repository root, after the two SR stages)::
 
@@ -110,15 +114,21 @@ def augment(x_lr: torch.Tensor, x_sr: torch.Tensor, generator: torch.Generator) 
     return torch.stack(out_lr), torch.stack(out_sr)
 
 
-def build_variant(name: str, num_classes: int) -> tuple[nn.Module, Any]:
+def build_variant(name: str, num_classes: int, bank_size: int = 8) -> tuple[nn.Module, Any]:
     if name in ("lr_only", "sr_only"):
         ce = nn.CrossEntropyLoss()
         return SingleBranch(num_classes, use_sr=name == "sr_only"), lambda out, y: ce(out, y)
-    net = SAIDiagnosisNet(3, num_classes)
+    net = SAIDiagnosisNet(3, num_classes, eval_interaction="batch", bank_size=bank_size)
     if name == "lr_sr":
         net.interactions = nn.ModuleList([NoInteraction() for _ in range(4)])
         return net, SAIDiagnosisLoss(consistency_weight=0.0, regularization_weight=0.0)
     return net, SAIDiagnosisLoss()
+
+
+def set_eval_interaction(net: nn.Module, mode: str) -> None:
+    for block in getattr(net, "interactions", []):
+        if hasattr(block, "eval_interaction"):
+            block.eval_interaction = mode
 
 
 @torch.no_grad()
@@ -130,12 +140,13 @@ def predict(net: nn.Module, x_lr: torch.Tensor, x_sr: torch.Tensor, batch: int) 
 def train_variant(name: str, data: dict[str, tuple], args: argparse.Namespace, seed: int) -> dict[str, Any]:
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
-    net, loss_fn = build_variant(name, 2)
+    net, loss_fn = build_variant(name, 2, args.bank_size)
+    modes = ("batch", "reference") if name == "lr_sr_sai" else ("batch",)
     optimizer = torch.optim.Adam(net.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=30, gamma=0.5)
     x_lr, x_sr, y = data["train"]
     v_lr, v_sr, v_y = data["val"]
-    best = (-1.0, 0, None)
+    best = {mode: (-1.0, 0, None) for mode in modes}
     history = []
     start, cpu_start = time.time(), time.process_time()
     for epoch in range(1, args.epochs + 1):
@@ -151,33 +162,45 @@ def train_variant(name: str, data: dict[str, tuple], args: argparse.Namespace, s
             optimizer.step()
             losses.append(loss.detach())
         scheduler.step()
-        val_acc = classification_metrics(v_y, predict(net, v_lr, v_sr, args.batch_size), 2)["accuracy"]
-        history.append({"epoch": epoch, "train_loss": float(torch.stack(losses).mean()), "val_accuracy": val_acc})
-        loss_value = history[-1]["train_loss"]
-        print(f"[{name} seed {seed}] epoch {epoch}: loss {loss_value:.4f} val acc {val_acc:.4f}", flush=True)
-        if val_acc > best[0]:
-            best = (val_acc, epoch, {k: v.clone() for k, v in net.state_dict().items()})
-    net.load_state_dict(best[2])
+        entry = {"epoch": epoch, "train_loss": float(torch.stack(losses).mean())}
+        for mode in modes:
+            set_eval_interaction(net, mode)
+            val_acc = classification_metrics(v_y, predict(net, v_lr, v_sr, args.batch_size), 2)["accuracy"]
+            entry["val_accuracy" if mode == "batch" else f"val_accuracy_{mode}"] = val_acc
+            if val_acc > best[mode][0]:
+                best[mode] = (val_acc, epoch, {k: v.clone() for k, v in net.state_dict().items()})
+        history.append(entry)
+        print(f"[{name} seed {seed}] {entry}", flush=True)
+    train_wall, train_cpu = round(time.time() - start, 1), round(time.process_time() - cpu_start, 1)
     t_lr, t_sr, t_y = data["test"]
+    set_eval_interaction(net, "batch")
+    net.load_state_dict(best["batch"][2])
     result = {
         "seed": seed,
-        "best_epoch": best[1],
-        "val_accuracy": best[0],
+        "best_epoch": best["batch"][1],
+        "val_accuracy": best["batch"][0],
         "test": classification_metrics(t_y, predict(net, t_lr, t_sr, args.batch_size), 2),
         "history": history,
-        "train_wall_s": round(time.time() - start, 1),
-        "train_cpu_s": round(time.process_time() - cpu_start, 1),
+        "train_wall_s": train_wall,
+        "train_cpu_s": train_cpu,
         "parameters": sum(p.numel() for p in net.parameters()),
     }
     if name == "lr_sr_sai":
         result["test_batch1"] = classification_metrics(t_y, predict(net, t_lr, t_sr, 1), 2)
+        set_eval_interaction(net, "reference")
+        net.load_state_dict(best["reference"][2])
+        batched, single = predict(net, t_lr, t_sr, args.batch_size), predict(net, t_lr, t_sr, 1)
+        result["best_epoch_reference"] = best["reference"][1]
+        result["val_accuracy_reference"] = best["reference"][0]
+        result["test_reference"] = classification_metrics(t_y, batched, 2)
+        result["reference_max_logit_gap_batch8_vs_batch1"] = float((batched - single).abs().max())
     return result
 
 
 def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """Mean and (population) standard deviation over seeds of the reported test metrics."""
     summary: dict[str, Any] = {}
-    for part in ("test", "test_batch1"):
+    for part in ("test", "test_batch1", "test_reference"):
         if part in runs[0]:
             values = {k: np.array([r[part][k] for r in runs]) for k in REPORTED}
             summary[part] = {k: {"mean": float(v.mean()), "std": float(v.std())} for k, v in values.items()}
@@ -200,12 +223,21 @@ def markdown(report: dict[str, Any]) -> str:
         "|---|---|---|---|---|",
     ]
     for result in report["results"].values():
-        for part, suffix in (("test", ""), ("test_batch1", ", evaluated one image at a time")):
+        parts = (
+            ("test", ', eval_interaction "batch", batches of 8' if "test_reference" in result["summary"] else ""),
+            ("test_batch1", ', eval_interaction "batch", one image at a time'),
+            ("test_reference", ', eval_interaction "reference" (any batch)'),
+        )
+        for part, suffix in parts:
             if part in result["summary"]:
                 t = result["summary"][part]
                 keys = ("accuracy", "macro_f1", "kappa", "mcc")
                 cells = " | ".join(f"{t[k]['mean']:.3f} +- {t[k]['std']:.3f}" for k in keys)
                 lines.append(f"| {result['label']}{suffix} | {cells} |")
+    gaps = [r["reference_max_logit_gap_batch8_vs_batch1"] for res in report["results"].values() for r in res["runs"]
+            if "reference_max_logit_gap_batch8_vs_batch1" in r]
+    if gaps:
+        lines += ["", f"Reference mode, largest |logit(batch 8) - logit(batch 1)| over the test set: {max(gaps):.2e}."]
     lines += ["", f"SR images: {report['sr_source']} (fixed during training)."]
     return "\n".join(lines) + "\n"
 
@@ -218,6 +250,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--lr", type=float, default=5e-4)
     parser.add_argument("--weight_decay", type=float, default=1e-5)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    parser.add_argument("--bank_size", type=int, default=8, help="reference bank of the SAI blocks")
+    parser.add_argument("--sr_cache", default=None, help="file to keep the SR images in between runs (optional)")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     parser.add_argument("--output", default=str(REPO_ROOT / "benchmarks/results/quality_sai_diagnosis.json"))
@@ -232,10 +266,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     student = MRCNet(3, 3, upscale_factor=2, num_recursions=1)
     student.load_state_dict(torch.load(args.student, map_location="cpu", weights_only=True))
     student.eval()
+    cache = Path(args.sr_cache) if args.sr_cache else None
+    cached = torch.load(cache, weights_only=True) if cache is not None and cache.is_file() else {}
+    if cached and cached.get("student") != os.path.abspath(args.student):
+        cached = {}
     data = {}
     for split in ("train", "val", "test"):
         images, labels = load_split(split)
-        data[split] = (images, super_resolve(student, images), labels)
+        sr = cached[split] if split in cached else super_resolve(student, images)
+        data[split] = (images, sr, labels)
+    if cache is not None and not cached:
+        torch.save({"student": os.path.abspath(args.student), **{k: v[1] for k, v in data.items()}}, cache)
     results = {}
     for name in args.variants:
         runs = [train_variant(name, data, args, seed) for seed in args.seeds]

@@ -37,6 +37,10 @@ class RecursionDistillationLoss(_Loss):
         reduction: ``"mean"``/``"sum"`` over the batch, or ``"none"`` for the (B,) per-sample losses (each term
             averaged over its non-batch elements).
 
+    ``last_terms`` holds the batch means of the unweighted terms of the last call (one per feature key, and
+    ``reconstruction``) and the ``total`` (batch mean), detached and on the device, for
+    ``monai_ext.engines.LossTermsHandler``.
+
     Raises:
         ValueError: on an unknown option or when ``feature_weights`` and ``feature_keys`` differ in length.
     """
@@ -68,6 +72,7 @@ class RecursionDistillationLoss(_Loss):
         self.reconstruction_weight = reconstruction_weight
         self.distance = distance
         self.reconstruction = reconstruction
+        self.last_terms: dict[str, torch.Tensor] = {}
 
     @staticmethod
     def _per_sample(a: torch.Tensor, b: torch.Tensor, kind: str, key: str) -> torch.Tensor:
@@ -96,13 +101,16 @@ class RecursionDistillationLoss(_Loss):
             ValueError: on shape mismatches or a missing target.
         """
         per_sample: torch.Tensor | None = None
+        logged: dict[str, torch.Tensor] = {}
         for key, weight in zip(self.feature_keys, self.feature_weights):
             if key not in student or key not in teacher:
                 raise KeyError(
                     f"RecursionDistillationLoss: key '{key}' missing (student has {sorted(student)}, "
                     f"teacher has {sorted(teacher)})."
                 )
-            term = weight * self._per_sample(student[key], teacher[key].detach(), self.distance, key)
+            distance = self._per_sample(student[key], teacher[key].detach(), self.distance, key)
+            logged[key] = distance.detach().mean()
+            term = weight * distance
             per_sample = term if per_sample is None else per_sample + term
         if per_sample is not None:
             per_sample = self.distillation_weight * per_sample
@@ -111,10 +119,14 @@ class RecursionDistillationLoss(_Loss):
                 raise ValueError(
                     "RecursionDistillationLoss: target (HR image) is required for the reconstruction term."
                 )
-            rec = self.reconstruction_weight * self._per_sample(student["sr"], target, self.reconstruction, "sr")
+            rec = self._per_sample(student["sr"], target, self.reconstruction, "sr")
+            logged["reconstruction"] = rec.detach().mean()
+            rec = self.reconstruction_weight * rec
             per_sample = rec if per_sample is None else per_sample + rec
         if per_sample is None:
             raise ValueError("RecursionDistillationLoss: no feature keys and no reconstruction term to compute.")
+        logged["total"] = per_sample.detach().mean()
+        self.last_terms = logged
         if self.reduction == "mean":
             return per_sample.mean()
         if self.reduction == "sum":

@@ -26,6 +26,9 @@ from .sample_affinity import (
 
 __all__ = ["SAIDiagnosisLoss"]
 
+#: ``last_terms`` names of the cross-entropy terms: the names of their weights (``ensemble_weight`` ...)
+_LOG_NAMES = {"ce_ens": "ensemble", "ce_sr": "sr", "ce_lr": "lr", "ce_aux": "aux"}
+
 
 class SAIDiagnosisLoss(_Loss):
     """Weighted sum of the four cross-entropies, SAC, SAR and the rank loss.
@@ -44,6 +47,11 @@ class SAIDiagnosisLoss(_Loss):
         label_key: key of the class indices in the targets dict.
         reduction: ``"mean"``/``"sum"`` over the batch or ``"none"`` for (B,) per-sample totals (SAC/SAR
             contribute their per-row values).
+
+    ``last_terms`` holds the batch means of the unweighted terms of the last call (``ensemble``, ``sr``, ``lr``,
+    ``aux``: the cross-entropies; ``consistency``, ``regularization``, ``rank``), named like the weights, and the
+    ``total`` (batch mean of the weighted sum), detached and still on the device, for
+    ``monai_ext.engines.LossTermsHandler``.
 
     Raises:
         ValueError: on an unknown ``reduction``.
@@ -78,6 +86,7 @@ class SAIDiagnosisLoss(_Loss):
         self.consistency = SampleAffinityConsistencyLoss(temperature, reduction="none")
         self.regularization = SampleAffinityRegularizationLoss(temperature, reduction="none")
         self.rank = RankLoss(margin, rank_use_probabilities, reduction="none")
+        self.last_terms: dict[str, torch.Tensor] = {}
 
     def _labels(self, targets: Mapping[str, torch.Tensor] | torch.Tensor, batch: int) -> torch.Tensor:
         labels = targets if isinstance(targets, torch.Tensor) else targets.get(self.label_key)
@@ -101,19 +110,28 @@ class SAIDiagnosisLoss(_Loss):
             Dict ``ce_ens, ce_sr, ce_lr, ce_aux, consistency, regularization, rank`` of (B,) tensors, already
             multiplied by their weights.
         """
+        return {name: weight * value for name, (weight, value) in self._weighted_terms(outputs, targets).items()}
+
+    def _weighted_terms(
+        self, outputs: Mapping[str, torch.Tensor], targets: Mapping[str, torch.Tensor] | torch.Tensor
+    ) -> dict[str, tuple[float, torch.Tensor]]:
+        """``{name: (weight, unweighted (B,) term)}`` with the names of :meth:`terms`."""
         labels = self._labels(targets, outputs["logits_ens"].shape[0])
         terms = {
-            "ce_" + key.split("_")[1]: weight * F.cross_entropy(outputs[key], labels, reduction="none")
+            "ce_" + key.split("_")[1]: (weight, F.cross_entropy(outputs[key], labels, reduction="none"))
             for key, weight in self.ce_weights.items()
         }
-        terms["consistency"] = self.consistency_weight * self.consistency(
-            outputs["affinity_sr"], outputs["affinity_lr"]
+        terms["consistency"] = (
+            self.consistency_weight,
+            self.consistency(outputs["affinity_sr"], outputs["affinity_lr"]),
         )
-        terms["regularization"] = self.regularization_weight * self.regularization(
-            outputs["mixing_s2l"], outputs["mixing_l2s"]
+        terms["regularization"] = (
+            self.regularization_weight,
+            self.regularization(outputs["mixing_s2l"], outputs["mixing_l2s"]),
         )
-        terms["rank"] = self.rank_weight * self.rank(
-            outputs["logits_sr"], outputs["logits_lr"], outputs["logits_aux"], outputs["logits_ens"], labels
+        terms["rank"] = (
+            self.rank_weight,
+            self.rank(outputs["logits_sr"], outputs["logits_lr"], outputs["logits_aux"], outputs["logits_ens"], labels),
         )
         return terms
 
@@ -127,5 +145,11 @@ class SAIDiagnosisLoss(_Loss):
         Returns:
             The reduced total loss (scalar, or (B,) for ``"none"``).
         """
-        per_sample = torch.stack(list(self.terms(outputs, targets).values())).sum(0)
+        weighted = self._weighted_terms(outputs, targets)
+        per_sample = torch.stack([weight * value for weight, value in weighted.values()]).sum(0)
+        with torch.no_grad():
+            values = torch.stack([value.detach().float().mean() for _, value in weighted.values()])
+            names = [_LOG_NAMES.get(name, name) for name in weighted]
+            self.last_terms = dict(zip(names, values.unbind()))
+            self.last_terms["total"] = per_sample.detach().float().mean()
         return _reduce(per_sample, self.reduction)

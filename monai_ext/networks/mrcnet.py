@@ -22,6 +22,8 @@ IEEE TMI 40(5), 2021, Sec. III-A.
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from monai.networks.blocks import SubpixelUpsample
@@ -252,12 +254,12 @@ class MRCNet(nn.Module):
 
     def upsample_input(self, x: torch.Tensor) -> torch.Tensor:
         """The global skip: ``x`` interpolated by ``upscale_factor``."""
-        align = False if self.interp_mode in ("linear", "bilinear", "bicubic", "trilinear") else None
-        return F.interpolate(x, scale_factor=self.upscale_factor, mode=self.interp_mode, align_corners=align)
+        align: bool | None = None
+        if self.interp_mode in ("linear", "bilinear", "bicubic", "trilinear"):
+            align = False
+        return F.interpolate(x, scale_factor=float(self.upscale_factor), mode=self.interp_mode, align_corners=align)
 
-    def forward(
-        self, x: torch.Tensor, return_features: bool | None = None
-    ) -> torch.Tensor | dict[str, torch.Tensor | tuple[torch.Tensor, ...]]:
+    def forward(self, x: torch.Tensor, return_features: bool | None = None) -> torch.Tensor | dict[str, Any]:
         """Super-resolve ``x``.
 
         Args:
@@ -280,13 +282,13 @@ class MRCNet(nn.Module):
             y = self.mrc(h) + h
             up = self.upsampler(y)
             sr_steps.append(self.tail(up) + skip)
-        if not return_features:
-            return sr_steps[-1]
-        return {
-            "sr": sr_steps[-1],
-            "cell_state": c,
-            "lstm_output": h,
-            "feat_pre_ps": y,
-            "feat_post_ps": up,
-            "sr_steps": tuple(sr_steps),
-        }
+        if return_features and not torch.jit.is_scripting():  # scripted (exported) networks return the SR only
+            return {
+                "sr": sr_steps[-1],
+                "cell_state": c,
+                "lstm_output": h,
+                "feat_pre_ps": y,
+                "feat_post_ps": up,
+                "sr_steps": tuple(sr_steps),
+            }
+        return sr_steps[-1]

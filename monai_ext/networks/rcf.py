@@ -78,7 +78,7 @@ class RefinedContextFusion(nn.Module):
         """
         if backbone.shape != bypass.shape:
             raise ValueError(
-                f"RefinedContextFusion: backbone {tuple(backbone.shape)} and bypass {tuple(bypass.shape)} differ."
+                f"RefinedContextFusion: backbone {list(backbone.shape)} and bypass {list(bypass.shape)} differ."
             )
         base = self.se(backbone)
         if self.released_behaviour:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -31,6 +32,7 @@ __all__ = [
     "build_resnet18_encoder",
     "load_resnet18_weights",
     "SAI_OUTPUT_KEYS",
+    "EVAL_INTERACTIONS",
 ]
 
 #: Keys of the training-mode output dict of :class:`SAIDiagnosisNet` (``SAIFramework`` adds ``"sr"``).
@@ -48,6 +50,9 @@ SAI_OUTPUT_KEYS = (
 
 _STAGE_CHANNELS = (64, 128, 256, 512)
 
+#: eval-mode behaviours of the SAI blocks (see :class:`SampleAffinityInteraction`).
+EVAL_INTERACTIONS = ("reference", "batch")
+
 
 def _conv1x1_bn(in_channels: int, out_channels: int) -> nn.Sequential:
     return nn.Sequential(nn.Conv2d(in_channels, out_channels, 1, bias=False), nn.BatchNorm2d(out_channels))
@@ -61,22 +66,126 @@ class SampleAffinityInteraction(nn.Module):
     bilinearly resized (and vice versa); each branch then fuses ``cat[f, received]`` with
     ``conv1x1(2C->C) -> ReLU -> BN``. ``rownorm`` is the row-wise L2 normalisation.
 
+    The interaction mixes the samples of a batch. In training that is the method; in eval mode it makes a sample's
+    output depend on the other samples of its batch. ``eval_interaction`` chooses the eval-mode behaviour:
+
+    * ``"batch"`` (released code): the samples of the eval batch interact with each other, as in training.
+    * ``"reference"``: every sample interacts only with itself and a fixed reference set, the bank of the last
+      ``bank_size`` training samples this block saw (their stage inputs ``f_LR``, ``f_SR``, kept in the buffers
+      ``bank_lr`` / ``bank_sr``, so they are saved in checkpoints). Sample ``i``'s output is exactly the batch-mode
+      output of sample ``i`` in the batch ``[f_i, bank]``, hence the same whatever else is in its batch. The bank
+      is projected with the current (eval-mode) weights at every forward.
+
+    The bank is recorded in training whatever ``eval_interaction`` is, so both modes work with every checkpoint;
+    an empty bank (a checkpoint from before the option, or an untrained block) makes ``"reference"`` a sample alone.
+
     Args:
         in_channels: channels ``C`` of both branches at this stage.
+        eval_interaction: ``"reference"`` (default) or ``"batch"`` (released behaviour), see above.
+        bank_size: training samples kept in the reference bank (8, the paper's batch size); 0 keeps none.
+
+    Raises:
+        ValueError: on an unknown ``eval_interaction`` or a negative ``bank_size``.
     """
 
-    def __init__(self, in_channels: int) -> None:
+    def __init__(self, in_channels: int, eval_interaction: str = "reference", bank_size: int = 8) -> None:
         super().__init__()
+        if eval_interaction not in EVAL_INTERACTIONS:
+            raise ValueError(
+                f"SampleAffinityInteraction: eval_interaction must be one of {EVAL_INTERACTIONS}, got "
+                f"{eval_interaction!r}."
+            )
+        if bank_size < 0:
+            raise ValueError(f"SampleAffinityInteraction: bank_size must be >= 0, got {bank_size}.")
+        self.eval_interaction = eval_interaction
+        self.bank_size = int(bank_size)
         self.proj_lr = _conv1x1_bn(in_channels, in_channels)
         self.proj_sr = _conv1x1_bn(in_channels, in_channels)
         self.to_lr = _conv1x1_bn(in_channels, in_channels)
         self.to_sr = _conv1x1_bn(in_channels, in_channels)
         self.fuse_lr = self._fuse(in_channels)
         self.fuse_sr = self._fuse(in_channels)
+        # (n, C, h, w) once filled; the size depends on the input, so they start empty (see _load_from_state_dict)
+        self.register_buffer("bank_lr", torch.zeros(0))
+        self.register_buffer("bank_sr", torch.zeros(0))
 
     @staticmethod
     def _fuse(channels: int) -> nn.Sequential:
         return nn.Sequential(nn.Conv2d(2 * channels, channels, 1), nn.ReLU(inplace=True), nn.BatchNorm2d(channels))
+
+    def _load_from_state_dict(
+        self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs
+    ) -> None:  # noqa: D401 - torch hook
+        # the banks have a data-dependent size: take the checkpoint's; checkpoints without a bank load an empty one
+        for name in ("bank_lr", "bank_sr"):
+            key = prefix + name
+            current = getattr(self, name)
+            if key not in state_dict:
+                state_dict[key] = current.new_zeros(0)
+            setattr(self, name, current.new_empty(state_dict[key].shape))
+        super()._load_from_state_dict(
+            state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs
+        )
+
+    def reset_bank(self) -> None:
+        """Empty the reference bank."""
+        self.bank_lr = self.bank_lr.new_zeros(0)
+        self.bank_sr = self.bank_sr.new_zeros(0)
+
+    def _remember(self, f_lr: torch.Tensor, f_sr: torch.Tensor) -> None:
+        """Put the newest training samples first in the bank and keep ``bank_size`` of them."""
+        dtype = self.proj_lr[0].weight.dtype
+        new_lr = f_lr.detach()[: self.bank_size].to(dtype)
+        new_sr = f_sr.detach()[: self.bank_size].to(dtype)
+        if self.bank_lr.shape[1:] == new_lr.shape[1:] and self.bank_sr.shape[1:] == new_sr.shape[1:]:
+            new_lr = torch.cat([new_lr, self.bank_lr], dim=0)[: self.bank_size]
+            new_sr = torch.cat([new_sr, self.bank_sr], dim=0)[: self.bank_size]
+        self.bank_lr = new_lr.contiguous()
+        self.bank_sr = new_sr.contiguous()
+
+    @staticmethod
+    def _batch_mixing(
+        flat_lr: torch.Tensor, flat_sr: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        affinity_lr = F.normalize(flat_lr @ flat_lr.t(), p=2.0, dim=1)
+        affinity_sr = F.normalize(flat_sr @ flat_sr.t(), p=2.0, dim=1)
+        mixing_s2l = F.normalize(affinity_lr @ affinity_sr.t(), p=2.0, dim=1)
+        mixing_l2s = F.normalize(affinity_sr @ affinity_lr.t(), p=2.0, dim=1)
+        return mixing_s2l @ flat_sr, mixing_l2s @ flat_lr, affinity_lr, affinity_sr, mixing_s2l, mixing_l2s
+
+    @staticmethod
+    def _augmented_affinity(query: torch.Tensor, bank: torch.Tensor) -> torch.Tensor:
+        """Row-normalised Gram matrices of ``[query_i; bank]`` for every query ``i``: (B, K+1, K+1), query first."""
+        cross = query @ bank.t()  # (B, K)
+        top = torch.cat([(query * query).sum(dim=1, keepdim=True), cross], dim=1).unsqueeze(1)  # (B, 1, K+1)
+        gram = (bank @ bank.t()).expand(query.shape[0], -1, -1)  # (B, K, K)
+        rest = torch.cat([cross.unsqueeze(-1), gram], dim=2)  # (B, K, K+1)
+        return F.normalize(torch.cat([top, rest], dim=1), p=2.0, dim=2)
+
+    def _reference_mixing(
+        self, flat_lr: torch.Tensor, flat_sr: torch.Tensor, f_lr: torch.Tensor, f_sr: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        if self.bank_lr.numel() == 0 or self.bank_sr.numel() == 0:
+            bank_lr = flat_lr.new_zeros(0, flat_lr.shape[1])
+            bank_sr = flat_sr.new_zeros(0, flat_sr.shape[1])
+        else:
+            if self.bank_lr.shape[1:] != f_lr.shape[1:] or self.bank_sr.shape[1:] != f_sr.shape[1:]:
+                raise ValueError(
+                    f"SampleAffinityInteraction: the reference bank holds features of shape "
+                    f"{list(self.bank_lr.shape[1:])} (LR) / {list(self.bank_sr.shape[1:])} (SR) but the input gives "
+                    f"{list(f_lr.shape[1:])} / {list(f_sr.shape[1:])}: evaluate at the training image size, or use "
+                    "eval_interaction='batch'."
+                )
+            bank_lr = self.proj_lr(self.bank_lr.to(f_lr.dtype)).flatten(1)
+            bank_sr = self.proj_sr(self.bank_sr.to(f_sr.dtype)).flatten(1)
+        affinity_lr = self._augmented_affinity(flat_lr, bank_lr)
+        affinity_sr = self._augmented_affinity(flat_sr, bank_sr)
+        # the query's rows of M_s2l = rownorm(A_LR A_SR^T) and M_l2s = rownorm(A_SR A_LR^T)
+        mixing_s2l = F.normalize(torch.bmm(affinity_lr[:, :1], affinity_sr.transpose(1, 2)), p=2.0, dim=2)[:, 0]
+        mixing_l2s = F.normalize(torch.bmm(affinity_sr[:, :1], affinity_lr.transpose(1, 2)), p=2.0, dim=2)[:, 0]
+        mixed_sr = mixing_s2l[:, :1] * flat_sr + mixing_s2l[:, 1:] @ bank_sr
+        mixed_lr = mixing_l2s[:, :1] * flat_lr + mixing_l2s[:, 1:] @ bank_lr
+        return mixed_sr, mixed_lr, affinity_lr[:, 0], affinity_sr[:, 0], mixing_s2l, mixing_l2s
 
     def forward(
         self, f_lr: torch.Tensor, f_sr: torch.Tensor
@@ -87,33 +196,38 @@ class SampleAffinityInteraction(nn.Module):
 
         Returns:
             ``(f_lr', f_sr', A_LR, A_SR, M_s2l, M_l2s)``: the fused features (same shapes as the inputs) and the
-            four B x B matrices.
+            four B x B matrices. With ``eval_interaction="reference"`` in eval mode the matrices are each sample's
+            rows over ``[itself, bank]``: (B, K+1), K the number of banked samples.
 
         Raises:
-            ValueError: when batch sizes or channel counts differ.
+            ValueError: when batch sizes or channel counts differ, or (reference mode) when the input's feature
+                size differs from the banked one.
         """
         if f_lr.shape[:2] != f_sr.shape[:2]:
             raise ValueError(
-                f"SampleAffinityInteraction: LR {tuple(f_lr.shape)} and SR {tuple(f_sr.shape)} features must share "
+                f"SampleAffinityInteraction: LR {list(f_lr.shape)} and SR {list(f_sr.shape)} features must share "
                 "batch size and channels."
             )
         p_lr = self.proj_lr(f_lr)
         p_sr = self.proj_sr(f_sr)
-        flat_lr = p_lr.flatten(1)
-        flat_sr = p_sr.flatten(1)
-        affinity_lr = F.normalize(flat_lr @ flat_lr.t(), p=2, dim=1)
-        affinity_sr = F.normalize(flat_sr @ flat_sr.t(), p=2, dim=1)
-        mixing_s2l = F.normalize(affinity_lr @ affinity_sr.t(), p=2, dim=1)
-        mixing_l2s = F.normalize(affinity_sr @ affinity_lr.t(), p=2, dim=1)
-        to_lr = self.to_lr((mixing_s2l @ flat_sr).view_as(p_sr))
-        to_sr = self.to_sr((mixing_l2s @ flat_lr).view_as(p_lr))
+        if self.training and self.bank_size > 0 and not torch.jit.is_scripting():
+            with torch.no_grad():
+                self._remember(f_lr, f_sr)
+        if self.training or self.eval_interaction == "batch":
+            mixed_sr, mixed_lr, a_lr, a_sr, m_s2l, m_l2s = self._batch_mixing(p_lr.flatten(1), p_sr.flatten(1))
+        else:
+            mixed_sr, mixed_lr, a_lr, a_sr, m_s2l, m_l2s = self._reference_mixing(
+                p_lr.flatten(1), p_sr.flatten(1), f_lr, f_sr
+            )
+        to_lr = self.to_lr(mixed_sr.view_as(p_sr))
+        to_sr = self.to_sr(mixed_lr.view_as(p_lr))
         if to_lr.shape[2:] != f_lr.shape[2:]:
             to_lr = F.interpolate(to_lr, size=f_lr.shape[2:], mode="bilinear", align_corners=False)
         if to_sr.shape[2:] != f_sr.shape[2:]:
             to_sr = F.interpolate(to_sr, size=f_sr.shape[2:], mode="bilinear", align_corners=False)
         out_lr = self.fuse_lr(torch.cat([f_lr, to_lr], dim=1))
         out_sr = self.fuse_sr(torch.cat([f_sr, to_sr], dim=1))
-        return out_lr, out_sr, affinity_lr, affinity_sr, mixing_s2l, mixing_l2s
+        return out_lr, out_sr, a_lr, a_sr, m_s2l, m_l2s
 
 
 def build_resnet18_encoder(in_channels: int = 3, num_classes: int | None = None) -> ResNet:
@@ -140,10 +254,12 @@ def build_resnet18_encoder(in_channels: int = 3, num_classes: int | None = None)
 
 
 def _read_state_dict(path: str | Path, what: str) -> dict[str, torch.Tensor]:
+    from monai_ext.engines.checkpoint import safe_load_checkpoint  # lazy: keeps monai_ext.networks import-light
+
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{what}: weights file '{path}' does not exist.")
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    state = safe_load_checkpoint(path, map_location="cpu")
     for key in ("state_dict", "network", "model"):
         if isinstance(state, Mapping) and key in state and isinstance(state[key], Mapping):
             state = state[key]
@@ -183,6 +299,11 @@ class SAIDiagnosisNet(nn.Module):
         gate_hidden: hidden units of the auxiliary head and of the gate (32).
         backbone_weights_path: optional local torchvision-format ResNet-18 state dict (ImageNet) loaded into both
             branches.
+        eval_interaction: eval-mode behaviour of the SAI blocks: ``"reference"`` (default: each sample interacts
+            with itself and a bank of recent training samples, so its prediction does not depend on its batch) or
+            ``"batch"`` (released code: the samples of the eval batch interact). See
+            :class:`SampleAffinityInteraction`.
+        bank_size: training samples in each SAI block's reference bank (8).
 
     Forward takes the LR image and the SR image (any sizes; both at least 32 px). In training mode (or with
     ``return_dict=True``) it returns a dict with ``logits_sr``, ``logits_lr``, ``logits_aux``, ``logits_ens``
@@ -197,6 +318,8 @@ class SAIDiagnosisNet(nn.Module):
         num_classes: int = 3,
         gate_hidden: int = 32,
         backbone_weights_path: str | Path | None = None,
+        eval_interaction: str = "reference",
+        bank_size: int = 8,
     ) -> None:
         super().__init__()
         self.lr_encoder = build_resnet18_encoder(in_channels)
@@ -204,7 +327,9 @@ class SAIDiagnosisNet(nn.Module):
         if backbone_weights_path is not None:
             load_resnet18_weights(self.lr_encoder, backbone_weights_path)
             load_resnet18_weights(self.sr_encoder, backbone_weights_path)
-        self.interactions = nn.ModuleList([SampleAffinityInteraction(c) for c in _STAGE_CHANNELS])
+        self.interactions = nn.ModuleList(
+            [SampleAffinityInteraction(c, eval_interaction, bank_size) for c in _STAGE_CHANNELS]
+        )
         width = _STAGE_CHANNELS[-1]
         self.lr_head = nn.Linear(width, num_classes)
         self.sr_head = nn.Linear(width, num_classes)
@@ -219,19 +344,26 @@ class SAIDiagnosisNet(nn.Module):
             nn.BatchNorm1d(3),
         )
 
-    @staticmethod
-    def _stem(encoder: ResNet, x: torch.Tensor) -> torch.Tensor:
-        return encoder.maxpool(encoder.act(encoder.bn1(encoder.conv1(x))))
+    def _stage(self, index: int, f_lr: torch.Tensor, f_sr: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Residual stage ``layer{index + 1}`` of both branches (written out so that TorchScript can compile it)."""
+        if index == 0:
+            return self.lr_encoder.layer1(f_lr), self.sr_encoder.layer1(f_sr)
+        if index == 1:
+            return self.lr_encoder.layer2(f_lr), self.sr_encoder.layer2(f_sr)
+        if index == 2:
+            return self.lr_encoder.layer3(f_lr), self.sr_encoder.layer3(f_sr)
+        return self.lr_encoder.layer4(f_lr), self.sr_encoder.layer4(f_sr)
 
     def forward(
         self, x_lr: torch.Tensor, x_sr: torch.Tensor, return_dict: bool | None = None
-    ) -> torch.Tensor | dict[str, torch.Tensor | tuple[torch.Tensor, ...]]:
+    ) -> torch.Tensor | dict[str, Any]:
         """Classify an LR image with the help of its SR version.
 
         Args:
             x_lr: (B, C, h, w) low-resolution image.
             x_sr: (B, C, H, W) super-resolved image.
-            return_dict: return the full output dict; defaults to ``self.training``.
+            return_dict: return the full output dict; defaults to ``self.training``. A TorchScript-compiled
+                network always returns ``logits_ens``.
 
         Returns:
             ``logits_ens`` (B, K) or the output dict (see class docstring).
@@ -248,17 +380,13 @@ class SAIDiagnosisNet(nn.Module):
             )
         if return_dict is None:
             return_dict = self.training
-        f_lr = self._stem(self.lr_encoder, x_lr)
-        f_sr = self._stem(self.sr_encoder, x_sr)
+        f_lr = self.lr_encoder.maxpool(self.lr_encoder.act(self.lr_encoder.bn1(self.lr_encoder.conv1(x_lr))))
+        f_sr = self.sr_encoder.maxpool(self.sr_encoder.act(self.sr_encoder.bn1(self.sr_encoder.conv1(x_sr))))
         matrices: list[list[torch.Tensor]] = [[], [], [], []]
-        layers = zip(
-            (self.lr_encoder.layer1, self.lr_encoder.layer2, self.lr_encoder.layer3, self.lr_encoder.layer4),
-            (self.sr_encoder.layer1, self.sr_encoder.layer2, self.sr_encoder.layer3, self.sr_encoder.layer4),
-            self.interactions,
-        )
-        for lr_layer, sr_layer, interaction in layers:
-            f_lr, f_sr, *stage_matrices = interaction(lr_layer(f_lr), sr_layer(f_sr))
-            for store, m in zip(matrices, stage_matrices):
+        for index, interaction in enumerate(self.interactions):
+            f_lr, f_sr = self._stage(index, f_lr, f_sr)
+            f_lr, f_sr, a_lr, a_sr, m_s2l, m_l2s = interaction(f_lr, f_sr)
+            for store, m in zip(matrices, [a_lr, a_sr, m_s2l, m_l2s]):
                 store.append(m)
         pooled_lr = F.adaptive_avg_pool2d(f_lr, 1).flatten(1)
         pooled_sr = F.adaptive_avg_pool2d(f_sr, 1).flatten(1)
@@ -269,19 +397,19 @@ class SAIDiagnosisNet(nn.Module):
         gate_weights = torch.relu(torch.tanh(self.gate(pooled)))
         stacked = torch.stack([logits_sr, logits_lr, logits_aux], dim=1)  # (B, 3, K), paper order
         logits_ens = (gate_weights.unsqueeze(-1) * stacked).sum(dim=1)
-        if not return_dict:
-            return logits_ens
-        return {
-            "logits_sr": logits_sr,
-            "logits_lr": logits_lr,
-            "logits_aux": logits_aux,
-            "logits_ens": logits_ens,
-            "gate_weights": gate_weights,
-            "affinity_lr": tuple(matrices[0]),
-            "affinity_sr": tuple(matrices[1]),
-            "mixing_s2l": tuple(matrices[2]),
-            "mixing_l2s": tuple(matrices[3]),
-        }
+        if return_dict and not torch.jit.is_scripting():  # a scripted (exported) network returns the logits only
+            return {
+                "logits_sr": logits_sr,
+                "logits_lr": logits_lr,
+                "logits_aux": logits_aux,
+                "logits_ens": logits_ens,
+                "gate_weights": gate_weights,
+                "affinity_lr": tuple(matrices[0]),
+                "affinity_sr": tuple(matrices[1]),
+                "mixing_s2l": tuple(matrices[2]),
+                "mixing_l2s": tuple(matrices[3]),
+            }
+        return logits_ens
 
 
 class SAIFramework(nn.Module):
@@ -299,6 +427,9 @@ class SAIFramework(nn.Module):
         backbone_weights_path: optional local torchvision-format ResNet-18 state dict for both branches.
         rcf_released_behaviour: passed to the default MRC-Net.
         keep_final_global_rcf: passed to the default MRC-Net.
+        eval_interaction: eval-mode behaviour of the SAI blocks, ``"reference"`` or ``"batch"`` (released); see
+            :class:`SAIDiagnosisNet`.
+        bank_size: training samples in each SAI block's reference bank.
 
     Forward returns the :class:`SAIDiagnosisNet` dict plus ``"sr"`` in training mode, ``logits_ens`` in eval mode.
     """
@@ -313,6 +444,8 @@ class SAIFramework(nn.Module):
         backbone_weights_path: str | Path | None = None,
         rcf_released_behaviour: bool = False,
         keep_final_global_rcf: bool = True,
+        eval_interaction: str = "reference",
+        bank_size: int = 8,
     ) -> None:
         super().__init__()
         if sr_network is None:
@@ -331,26 +464,36 @@ class SAIFramework(nn.Module):
                 self.sr_network.load_state_dict(state, strict=True)
             except RuntimeError as err:
                 raise ValueError(f"SAIFramework: '{sr_weights_path}' does not match the SR network: {err}") from err
-        self.diagnosis = SAIDiagnosisNet(in_channels, num_classes, backbone_weights_path=backbone_weights_path)
+        self.diagnosis = SAIDiagnosisNet(
+            in_channels,
+            num_classes,
+            backbone_weights_path=backbone_weights_path,
+            eval_interaction=eval_interaction,
+            bank_size=bank_size,
+        )
 
-    def forward(
-        self, x: torch.Tensor, return_dict: bool | None = None
-    ) -> torch.Tensor | dict[str, torch.Tensor | tuple[torch.Tensor, ...]]:
+    def forward(self, x: torch.Tensor, return_dict: bool | None = None) -> torch.Tensor | dict[str, Any]:
         """Args:
             x: low-resolution image (B, C, h, w).
-            return_dict: return the full output dict; defaults to ``self.training``.
+            return_dict: return the full output dict; defaults to ``self.training``. A TorchScript-compiled
+                framework always returns ``logits_ens``.
 
         Returns:
             ``logits_ens`` (B, K), or the diagnosis dict with ``"sr"`` (B, C, rh, rw) added.
+
+        Raises:
+            TypeError: when the SR network does not return a tensor with ``return_features=False``.
         """
         if return_dict is None:
             return_dict = self.training
         sr = self.sr_network(x, return_features=False)
-        out = self.diagnosis(x, sr, return_dict=return_dict)
-        if not return_dict:
+        if not isinstance(sr, torch.Tensor):
+            raise TypeError("SAIFramework: the SR network must return a tensor when called with return_features=False.")
+        if return_dict and not torch.jit.is_scripting():
+            out = self.diagnosis(x, sr, return_dict=True)
+            out["sr"] = sr
             return out
-        out["sr"] = sr
-        return out
+        return self.diagnosis(x, sr, return_dict=False)
 
     def parameter_groups(
         self, lr: float, sr_lr_scale: float = 0.01, weight_decay: float = 0.0

@@ -99,7 +99,11 @@ def check_tracked_run(client: MlflowClient, files: list[str], experiment: str = 
     # validation metrics (the key metric of validate#key_metric), at the global epoch
     key_metric = next(iter(ConfigParser.load_config_files(files)["validate"]["key_metric"]))
     val = _history(client, rid, key_metric)
-    assert len(val) == 1 and val[0][0] == 1 and 0.0 <= val[0][1] <= 1.0
+    assert len(val) == 1 and val[0][0] == 1
+    if key_metric.endswith("psnr"):
+        assert 0.0 < val[0][1] <= 100.0, (key_metric, val)  # dB
+    else:
+        assert 0.0 <= val[0][1] <= 1.0, (key_metric, val)  # IoU, Dice, accuracy
     if f"{key_metric}_dice" in run.data.metrics and key_metric.endswith("iou"):
         iou = val[0][1]  # pooled Dice and IoU of the same counts: D = 2J / (1 + J)
         assert run.data.metrics[f"{key_metric}_dice"] == pytest.approx(2 * iou / (1 + iou), rel=1e-6)
@@ -108,25 +112,8 @@ def check_tracked_run(client: MlflowClient, files: list[str], experiment: str = 
     assert any(n.startswith("config_") and n.endswith(".json") for n in names), names
 
 
-# bundles whose training does not yet log everything; strict, so a fix shows up as XPASS and the entry goes
-KNOWN_GAPS = {
-    "saliency_sr": "SRGanTrainer keeps its iteration output a dict (decollate=True has no effect: it never fires "
-    "IterationEvents.MODEL_COMPLETED), so MLflow's default output_transform from_engine(['loss'], first=True) yields "
-    "a 1-tuple and MLflow raises; it also has no `optimizer` attribute, so no learning rate would be logged",
-    "sai_diagnosis": "train#handlers has no monai_ext.engines.LossTermsHandler, so the SAIDiagnosisLoss terms never "
-    "reach engine.state.metrics (nor MLflow)",
-}
-
-
-def _with_known_gaps(names: list[str]) -> list:
-    return [
-        pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=KNOWN_GAPS[n])) if n in KNOWN_GAPS else n
-        for n in names
-    ]
-
-
 @pytest.mark.slow
-@pytest.mark.parametrize("name", _with_known_gaps(bundle_names()))
+@pytest.mark.parametrize("name", bundle_names())
 def test_tracking_mlflow_local_store(name, tmp_path):
     """`--tracking mlflow` without a URI: MONAI's default SQLite store `<output_dir>/mlruns.db`."""
     files, kwargs = _tiny_config(name, tmp_path)

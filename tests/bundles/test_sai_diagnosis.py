@@ -21,11 +21,13 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from ignite.engine import Events
 from monai.bundle import ConfigWorkflow
 from monai.handlers import from_engine
 from PIL import Image
 
 from monai_ext.data import build_histology_datalist, embedded_dataset_dir, k_fold_split
+from monai_ext.engines import NonFiniteLossError, safe_load_checkpoint
 from monai_ext.metrics import classification_metrics
 from monai_ext.networks import MRCNet, SAIFramework
 
@@ -321,3 +323,77 @@ def test_pcam_override(tmp_path):
     assert len(workflow.parser.get_parsed_content("validate#dataset")) == 2
     workflow = _workflow(["train.json", "evaluate.json", "datasets/pcam.json"], tmp_path, dataset_dir=str(tmp_path))
     assert workflow.parser.get_parsed_content("validate#dataset").split == "test"
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# reliability of the diagnosis stage: resume, non-finite stop, data validation
+
+
+def _error_chain(error: BaseException | None) -> list[BaseException]:
+    chain = []
+    while error is not None and error not in chain:
+        chain.append(error)
+        error = error.__cause__ or error.__context__
+    return chain
+
+
+def _train_diagnosis(root: Path, stop_after_epoch: int | None = None, **extra) -> tuple[ConfigWorkflow, int]:
+    """Two epochs of the diagnosis stage (2 iterations each, no student); optionally interrupted after an epoch."""
+    workflow = _workflow(["train.json"], root, **{**_diagnosis_override(_diagnosis_items()), "max_epochs": 2, **extra})
+    trainer = workflow.parser.get_parsed_content("train#trainer")
+    ran = []
+    trainer.add_event_handler(Events.ITERATION_COMPLETED, lambda e: ran.append(e.state.iteration))
+    if stop_after_epoch is not None:
+        trainer.add_event_handler(Events.EPOCH_COMPLETED(once=stop_after_epoch), lambda e: e.terminate())
+    workflow.run()
+    workflow.finalize()
+    return workflow, len(ran)
+
+
+def test_diagnosis_resume_after_interruption_reaches_the_uninterrupted_weights(tmp_path):
+    full, ran = _train_diagnosis(tmp_path / "full")
+    assert ran == 4
+    _, ran = _train_diagnosis(tmp_path / "run", stop_after_epoch=1)
+    assert ran == 2
+    interrupted = _state(tmp_path / "run" / "models" / "checkpoint_final.pt")
+    assert interrupted["trainer"]["iteration"] == 2
+    resumed, ran = _train_diagnosis(tmp_path / "run", resume=True)
+    assert ran == 2  # only the second epoch ran
+    expected = full.parser.get_parsed_content("network").state_dict()
+    got = resumed.parser.get_parsed_content("network").state_dict()
+    assert got.keys() == expected.keys()
+    for key, value in got.items():  # weights, BatchNorm statistics and the SAI reference banks
+        assert torch.equal(value, expected[key]), key
+    assert any(k.endswith("bank_lr") and v.numel() > 0 for k, v in got.items())
+    assert any(not torch.equal(v, expected[k]) for k, v in interrupted["model"].items() if v.is_floating_point())
+
+
+def test_diagnosis_non_finite_loss_stops_with_a_clean_checkpoint(tmp_path):
+    workflow = _workflow(["train.json"], tmp_path, **{**_diagnosis_override(_diagnosis_items()), "learning_rate": 1e30})
+    with pytest.raises(Exception) as info:
+        workflow.run()
+    workflow.finalize()
+    error = next((e for e in _error_chain(info.value) if isinstance(e, NonFiniteLossError)), None)
+    assert error is not None, _error_chain(info.value)
+    assert error.iteration == 2 and len(error.names) == 2
+    saved = safe_load_checkpoint(error.checkpoint_path)
+    assert saved["trainer"]["iteration"] == 1
+    # the bad forward pass had turned BatchNorm statistics and banks NaN; they are back to their state before it
+    assert all(torch.isfinite(v).all() for v in saved["model"].values() if v.is_floating_point())
+    network = workflow.parser.get_parsed_content("network")
+    for key, value in network.state_dict().items():
+        assert torch.equal(value, saved["model"][key]), key
+
+
+def test_diagnosis_validate_data_reports_a_bad_label_and_a_broken_file(tmp_path):
+    items = _diagnosis_items()
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(Path(items["train"][0]["image"]).read_bytes()[:200])  # truncated
+    train = [dict(items["train"][0], label=5), dict(items["train"][1], image=str(broken)), *items["train"][2:]]
+    override = {**_diagnosis_override(items), "train_datalist": train}
+    with pytest.raises(Exception) as info:
+        _workflow(["train.json"], tmp_path, **override)
+    message = " ".join(str(e) for e in _error_chain(info.value))
+    assert "label 5 is out of range for 2 classes" in message and Path(items["train"][0]["image"]).name in message
+    assert "broken.png" in message
+    assert not (tmp_path / "models").exists()
