@@ -27,6 +27,7 @@ __all__ = ["RMILoss"]
 
 _PROB_OFFSET = 1e-6  # added to the probabilities before pooling, as in the published code
 _LOG_EPS = 1e-8  # added to the Cholesky diagonal before the log, as in the published code
+_CPU_BAND_BYTES = 8 * 2**20  # size of one band of neighbourhood vectors on the CPU (see _CentredGram)
 _POOL_MODES = ("avg", "max", "interpolate")
 _REDUCTIONS = ("mean", "sum", "none")
 
@@ -35,6 +36,68 @@ def _validate_reduction(reduction: str, owner: str) -> str:
     if reduction not in _REDUCTIONS:
         raise ValueError(f"{owner}: reduction must be one of {_REDUCTIONS}, got {reduction!r}.")
     return reduction
+
+
+class _CentredGram(torch.autograd.Function):
+    """Centred Gram matrix of the stacked ``r x r`` neighbourhood vectors of a probability and a label map.
+
+    For maps ``P`` (differentiable) and ``L`` (constant) of shape (B, 1, H, W) the ``d = r * r`` shifted views are
+    stacked into ``X = [P; L]`` of shape (B, 2d, m) and ``X X^T - s s^T / m`` (``s`` the row sums) is returned:
+    the prediction covariance, the label-prediction cross covariance and the label covariance in one matrix
+    multiplication. The backward pass writes the gradient of the prediction rows directly,
+    ``(G + G^T)[:d] X - ((G + G^T)[:d] s / m) 1^T``, instead of letting autograd differentiate three products and
+    sum their gradients.
+
+    On the CPU ``X`` is built and multiplied in bands of output rows of about ``_CPU_BAND_BYTES`` (forward and
+    backward alike), so that it stays in cache and is never held whole: at 1168 x 1752 the whole ``X`` of a batch
+    of 2 x 2 classes is 130 MB of float64, and writing it dominated the loss. On other devices one band covers the map.
+    """
+
+    @staticmethod
+    def _bands(maps: torch.Tensor, radius: int) -> list[tuple[int, int]]:
+        b, k, h, w = maps.shape
+        rows = h - radius + 1
+        if maps.device.type == "cpu":
+            bytes_per_row = b * k * radius * radius * (w - radius + 1) * maps.element_size()
+            step = max(1, _CPU_BAND_BYTES // max(bytes_per_row, 1))
+        else:
+            step = rows
+        return [(y0, min(y0 + step, rows)) for y0 in range(0, rows, step)]
+
+    @staticmethod
+    def forward(ctx, probs: torch.Tensor, labels: torch.Tensor, radius: int) -> torch.Tensor:
+        maps = torch.cat([probs, labels], dim=1)  # (B, 2, H, W)
+        b, _, h, w = maps.shape
+        size = 2 * radius * radius
+        gram = maps.new_zeros(b, size, size)
+        sums = maps.new_zeros(b, size, 1)
+        for y0, y1 in _CentredGram._bands(maps, radius):
+            band = F.unfold(maps[:, :, y0 : y1 + radius - 1], kernel_size=radius)  # (B, 2d, m_band)
+            gram.baddbmm_(band, band.transpose(-1, -2))
+            sums += band.sum(dim=-1, keepdim=True)
+        m = (h - radius + 1) * (w - radius + 1)
+        gram.baddbmm_(sums, sums.transpose(-1, -2), alpha=-1.0 / m)
+        ctx.save_for_backward(maps, sums)
+        ctx.radius, ctx.m = radius, m
+        return gram
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_gram: torch.Tensor) -> tuple[torch.Tensor | None, None, None]:
+        if not ctx.needs_input_grad[0]:
+            return None, None, None
+        maps, sums = ctx.saved_tensors
+        r = ctx.radius
+        weight = (grad_gram + grad_gram.transpose(-1, -2))[:, : r * r]  # (B, d, 2d)
+        offset = (weight @ sums) / ctx.m  # (B, d, 1)
+        b, _, h, w = maps.shape
+        grad = maps.new_zeros(b, 1, h, w)
+        for y0, y1 in _CentredGram._bands(maps, r):
+            band = F.unfold(maps[:, :, y0 : y1 + r - 1], kernel_size=r)
+            grad_views = weight @ band
+            grad_views -= offset
+            grad[:, :, y0 : y1 + r - 1] += F.fold(grad_views, (y1 - y0 + r - 1, w), kernel_size=r)
+        return grad, None, None
 
 
 class RMILoss(_Loss):
@@ -169,15 +232,10 @@ class RMILoss(_Loss):
                 stacklevel=3,
             )
             return probs.new_zeros(n, dtype=torch.float64) + 0.0 * probs.sum(dim=(1, 2, 3)).double()
-        m = (h - r + 1) * (w - r + 1)
-        # the r*r shifted views (no padding) of every map, as d-dimensional vectors at m positions: (N, C, d, m)
-        la = F.unfold(labels.detach().double().reshape(n * c, 1, h, w), kernel_size=r).view(n, c, d, m)
-        pr = F.unfold(probs.double().reshape(n * c, 1, h, w), kernel_size=r).view(n, c, d, m)
-        # centred sums (not divided by m) as X Y^T - m mu_x mu_y^T: no centred copies of the vectors
-        la_sum, pr_sum = la.sum(dim=-1, keepdim=True), pr.sum(dim=-1, keepdim=True)
-        la_cov = la @ la.transpose(-1, -2) - la_sum @ la_sum.transpose(-1, -2) / m
-        la_pr_cov = la @ pr.transpose(-1, -2) - la_sum @ pr_sum.transpose(-1, -2) / m
-        pr_cov = pr @ pr.transpose(-1, -2) - pr_sum @ pr_sum.transpose(-1, -2) / m
+        gram = _CentredGram.apply(
+            probs.double().reshape(n * c, 1, h, w), labels.detach().double().reshape(n * c, 1, h, w), r
+        ).view(n, c, 2 * d, 2 * d)
+        pr_cov, la_pr_cov, la_cov = gram[..., :d, :d], gram[..., d:, :d], gram[..., d:, d:]
         eye = torch.eye(d, dtype=pr_cov.dtype, device=pr_cov.device)
         pr_chol, _ = torch.linalg.cholesky_ex(pr_cov + self.reg * eye)
         # la_pr_cov @ (pr_cov + reg I)^-1 @ la_pr_cov^T, through a Cholesky solve instead of an explicit inverse
@@ -214,7 +272,7 @@ class RMILoss(_Loss):
         bce_sum = bce_map.sum(dim=(1, 2, 3))  # (N,)
         n_valid = valid.sum(dim=(1, 2, 3))  # (N,)
 
-        probs = torch.sigmoid(logits) * valid + _PROB_OFFSET
+        probs = (torch.sigmoid(logits) * valid).add_(_PROB_OFFSET)
         rmi = self.rmi_per_sample(one_hot, probs).to(logits.dtype)  # (N,)
 
         lam = self.lambda_weight

@@ -240,6 +240,37 @@ def test_gradcheck_float64():
     assert torch.autograd.gradcheck(RMILoss(num_classes=2, lambda_weight=0.0), (logits, labels))
 
 
+@pytest.mark.parametrize("band_bytes", [1, 8000, 2**30], ids=["one-row-bands", "few-row-bands", "one-band"])
+def test_centred_gram_matches_explicit_covariances_and_autograd(monkeypatch, band_bytes):
+    """The fused Gram block (one product per band of rows, hand-written backward) against the three centred
+    covariances written out with autograd: same values and the same gradient for the probability map."""
+    from monai_ext.losses import rmi
+    from monai_ext.losses.rmi import _CentredGram
+
+    monkeypatch.setattr(rmi, "_CPU_BAND_BYTES", band_bytes)
+    assert len(_CentredGram._bands(torch.zeros(3, 2, 9, 11, dtype=torch.float64), 3)) == {1: 7, 8000: 4, 2**30: 1}[
+        band_bytes
+    ]
+
+    g = torch.Generator().manual_seed(7)
+    probs = torch.rand(3, 1, 9, 11, generator=g, dtype=torch.float64, requires_grad=True)
+    labels = (torch.rand(3, 1, 9, 11, generator=g) > 0.6).double()
+    gram = _CentredGram.apply(probs, labels, 3)
+    pr = torch.nn.functional.unfold(probs, 3)
+    la = torch.nn.functional.unfold(labels, 3)
+    pr_c, la_c = pr - pr.mean(-1, keepdim=True), la - la.mean(-1, keepdim=True)
+    expected = [pr_c @ pr_c.transpose(1, 2), la_c @ pr_c.transpose(1, 2), la_c @ la_c.transpose(1, 2)]
+    for got, want in zip((gram[:, :9, :9], gram[:, 9:, :9], gram[:, 9:, 9:]), expected):
+        torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-10)
+    weights = torch.randn(3, 18, 18, generator=g, dtype=torch.float64)
+    (grad,) = torch.autograd.grad((gram * weights).sum(), probs)
+    reference = torch.cat([torch.cat([expected[0], expected[1].transpose(1, 2)], 2),
+                           torch.cat([expected[1], expected[2]], 2)], 1)
+    (grad_ref,) = torch.autograd.grad((reference * weights).sum(), probs)
+    torch.testing.assert_close(grad, grad_ref, rtol=1e-10, atol=1e-10)
+    assert torch.autograd.gradcheck(lambda p: _CentredGram.apply(p, labels, 2), (probs,))
+
+
 def test_invalid_arguments():
     with pytest.raises(ValueError, match="reduction"):
         RMILoss(reduction="avg")
