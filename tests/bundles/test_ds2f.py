@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import os
 import shutil
 from pathlib import Path
@@ -18,6 +17,7 @@ from PIL import Image
 
 from monai_ext.data import build_datalist, embedded_dataset_dir, load_fundus_image, load_mask
 from monai_ext.transforms import IntensityRanged, LowResolutionPaird
+from tests.bundles.helpers import bundle_workflow, error_chain, run_collecting_stats
 
 REPO = Path(__file__).resolve().parents[2]
 BUNDLE = REPO / "bundles" / "ds2f"
@@ -47,37 +47,18 @@ def _tiny_overrides(bundle_root: Path, max_epochs: int = 2) -> dict:
 
 
 def _run(config_files: list[Path], workflow_type: str = "train", **overrides) -> ConfigWorkflow:
-    workflow = ConfigWorkflow(
-        config_file=[str(f) for f in config_files],
-        meta_file=str(CONFIGS / "metadata.json"),
-        logging_file=str(CONFIGS / "logging.conf"),
-        workflow_type=workflow_type,
-        **overrides,
-    )
-    workflow.initialize()
+    workflow = bundle_workflow(CONFIGS, config_files, workflow_type, initialize=True, **overrides)
     workflow.run()
     workflow.finalize()
     return workflow
 
 
 def test_train_config_properties_and_run_ids():
-    workflow = ConfigWorkflow(
-        config_file=str(CONFIGS / "train.json"),
-        meta_file=str(CONFIGS / "metadata.json"),
-        logging_file=str(CONFIGS / "logging.conf"),
-        workflow_type="train",
-    )
-    workflow.initialize()
+    workflow = bundle_workflow(CONFIGS, "train.json", initialize=True)
     assert workflow.check_properties() in (None, [])
     parser = workflow.parser
     assert parser["training"] == parser["run"]
-    infer = ConfigWorkflow(
-        config_file=str(CONFIGS / "inference.json"),
-        meta_file=str(CONFIGS / "metadata.json"),
-        logging_file=str(CONFIGS / "logging.conf"),
-        workflow_type="infer",
-    )
-    infer.initialize()
+    infer = bundle_workflow(CONFIGS, "inference.json", "infer", initialize=True)
     assert infer.check_properties() in (None, [])
     assert infer.parser["inference"] == infer.parser["run"]
 
@@ -120,28 +101,8 @@ def test_speed_switches_channels_last_checkpointing_and_log_interval(tmp_path):
     # batch 1 (two iterations) needs LR 32 x 32 for a 2 x 2 bottleneck (BatchNorm needs more than one value)
     overrides.update(batch_size=1, hr_spatial_size=[64, 64], channels_last=True, activation_checkpointing=True,
                      log_interval=2)
-    workflow = ConfigWorkflow(
-        config_file=str(CONFIGS / "train.json"),
-        meta_file=str(CONFIGS / "metadata.json"),
-        logging_file=str(CONFIGS / "logging.conf"),
-        workflow_type="train",
-        **overrides,
-    )
-    workflow.initialize()
-    records: list[str] = []
-
-    class Collect(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            records.append(record.getMessage())
-
-    stats_logger = logging.getLogger("monai.handlers.StatsHandler")
-    handler = Collect()
-    stats_logger.addHandler(handler)
-    try:
-        workflow.run()
-    finally:
-        stats_logger.removeHandler(handler)
-        workflow.finalize()
+    workflow = bundle_workflow(CONFIGS, "train.json", initialize=True, **overrides)
+    records = run_collecting_stats(workflow)
     trainer = workflow.parser.get_parsed_content("train#trainer")
     assert trainer.state.iteration == 2 and trainer.optim_set_to_none
     network = workflow.parser.get_parsed_content("network")
@@ -173,20 +134,10 @@ def test_broken_training_file_stops_before_training(tmp_path):
     broken = tmp_path / "broken.jpg"
     broken.write_bytes(Path(overrides["train#dataset#data"][0]["image"]).read_bytes()[:3000])
     overrides["train#dataset#data"] = [dict(overrides["train#dataset#data"][0], image=str(broken), id="broken")]
-    workflow = ConfigWorkflow(
-        config_file=str(CONFIGS / "train.json"),
-        meta_file=str(CONFIGS / "metadata.json"),
-        logging_file=str(CONFIGS / "logging.conf"),
-        workflow_type="train",
-        **overrides,
-    )
+    workflow = bundle_workflow(CONFIGS, "train.json", **overrides)
     with pytest.raises(Exception) as info:
         workflow.initialize()
-    messages = []
-    err: BaseException | None = info.value
-    while err is not None:
-        messages.append(str(err))
-        err = err.__cause__
+    messages = [str(e) for e in error_chain(info.value)]
     assert any("broken.jpg" in m and "validation" in m for m in messages)
     assert not (tmp_path / "models").exists()
 

@@ -21,7 +21,6 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from ignite.engine import Events
 from monai.bundle import ConfigWorkflow
 from monai.handlers import from_engine
 from PIL import Image
@@ -30,6 +29,7 @@ from monai_ext.data import build_histology_datalist, embedded_dataset_dir, k_fol
 from monai_ext.engines import NonFiniteLossError, safe_load_checkpoint
 from monai_ext.metrics import classification_metrics
 from monai_ext.networks import MRCNet, SAIFramework
+from tests.bundles.helpers import bundle_workflow, error_chain, run_counting_iterations
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIGS = REPO / "bundles" / "sai_diagnosis" / "configs"
@@ -45,16 +45,9 @@ SR_TINY = {
 
 
 def _workflow(configs: list[str], bundle_root: Path, workflow_type: str = "train", **override) -> ConfigWorkflow:
-    files = [str(CONFIGS / c) for c in configs]
-    workflow = ConfigWorkflow(
-        config_file=files if len(files) > 1 else files[0],
-        logging_file=str(CONFIGS / "logging.conf"),
-        workflow_type=workflow_type,
-        bundle_root=str(bundle_root),
-        **override,
+    return bundle_workflow(
+        CONFIGS, configs, workflow_type, initialize=True, meta=False, bundle_root=str(bundle_root), **override
     )
-    workflow.initialize()
-    return workflow
 
 
 def _run(configs: list[str], bundle_root: Path, workflow_type: str = "train", **override) -> ConfigWorkflow:
@@ -329,25 +322,10 @@ def test_pcam_override(tmp_path):
 # reliability of the diagnosis stage: resume, non-finite stop, data validation
 
 
-def _error_chain(error: BaseException | None) -> list[BaseException]:
-    chain = []
-    while error is not None and error not in chain:
-        chain.append(error)
-        error = error.__cause__ or error.__context__
-    return chain
-
-
 def _train_diagnosis(root: Path, stop_after_epoch: int | None = None, **extra) -> tuple[ConfigWorkflow, int]:
     """Two epochs of the diagnosis stage (2 iterations each, no student); optionally interrupted after an epoch."""
     workflow = _workflow(["train.json"], root, **{**_diagnosis_override(_diagnosis_items()), "max_epochs": 2, **extra})
-    trainer = workflow.parser.get_parsed_content("train#trainer")
-    ran = []
-    trainer.add_event_handler(Events.ITERATION_COMPLETED, lambda e: ran.append(e.state.iteration))
-    if stop_after_epoch is not None:
-        trainer.add_event_handler(Events.EPOCH_COMPLETED(once=stop_after_epoch), lambda e: e.terminate())
-    workflow.run()
-    workflow.finalize()
-    return workflow, len(ran)
+    return workflow, run_counting_iterations(workflow, stop_after_epoch)
 
 
 def test_diagnosis_resume_after_interruption_reaches_the_uninterrupted_weights(tmp_path):
@@ -373,8 +351,8 @@ def test_diagnosis_non_finite_loss_stops_with_a_clean_checkpoint(tmp_path):
     with pytest.raises(Exception) as info:
         workflow.run()
     workflow.finalize()
-    error = next((e for e in _error_chain(info.value) if isinstance(e, NonFiniteLossError)), None)
-    assert error is not None, _error_chain(info.value)
+    error = next((e for e in error_chain(info.value) if isinstance(e, NonFiniteLossError)), None)
+    assert error is not None, error_chain(info.value)
     assert error.iteration == 2 and len(error.names) == 2
     saved = safe_load_checkpoint(error.checkpoint_path)
     assert saved["trainer"]["iteration"] == 1
@@ -393,7 +371,7 @@ def test_diagnosis_validate_data_reports_a_bad_label_and_a_broken_file(tmp_path)
     override = {**_diagnosis_override(items), "train_datalist": train}
     with pytest.raises(Exception) as info:
         _workflow(["train.json"], tmp_path, **override)
-    message = " ".join(str(e) for e in _error_chain(info.value))
+    message = " ".join(str(e) for e in error_chain(info.value))
     assert "label 5 is out of range for 2 classes" in message and Path(items["train"][0]["image"]).name in message
     assert "broken.png" in message
     assert not (tmp_path / "models").exists()

@@ -30,6 +30,7 @@ from monai_ext.losses.vgg_feature import VGG16Features
 from monai_ext.metrics import gradient_sharpness, pooled_scores, psnr, rmse, segmentation_counts, ssim
 from monai_ext.networks import SRGenerator, UNet
 from monai_ext.transforms import local_saliency_map
+from tests.bundles.helpers import bundle_workflow
 
 Events = pytest.importorskip("ignite.engine").Events
 
@@ -59,17 +60,9 @@ SEG_TINY = {"seg_max_epochs": 1, "seg_patch_size": [16, 16], "seg_patches_per_im
 
 
 def _workflow(config_file, root: Path, run_id: str = "run", workflow_type: str = "train", **override) -> ConfigWorkflow:
-    workflow = ConfigWorkflow(
-        config_file=config_file,
-        meta_file=str(CONFIGS / "metadata.json"),
-        logging_file=str(CONFIGS / "logging.conf"),
-        workflow_type=workflow_type,
-        run_id=run_id,
-        bundle_root=str(root),
-        **override,
+    return bundle_workflow(
+        CONFIGS, config_file, workflow_type, initialize=True, run_id=run_id, bundle_root=str(root), **override
     )
-    workflow.initialize()
-    return workflow
 
 
 def _load(path: Path) -> dict:

@@ -17,6 +17,7 @@ from monai.bundle import ConfigWorkflow
 from monai_ext.engines import gaussian_downsample
 from monai_ext.metrics import super_resolution_metrics
 from monai_ext.networks import CascadedSRGenerator, SRGenerator
+from tests.bundles.helpers import bundle_workflow
 
 BUNDLE = Path(__file__).resolve().parents[2] / "bundles" / "saliency_sr"
 CONFIGS = BUNDLE / "configs"
@@ -38,17 +39,9 @@ TINY = {
 
 
 def _workflow(config_file, root: Path, run_id: str, workflow_type: str, **override) -> ConfigWorkflow:
-    workflow = ConfigWorkflow(
-        config_file=config_file,
-        meta_file=str(CONFIGS / "metadata.json"),
-        logging_file=str(CONFIGS / "logging.conf"),
-        workflow_type=workflow_type,
-        run_id=run_id,
-        bundle_root=str(root),
-        **override,
+    return bundle_workflow(
+        CONFIGS, config_file, workflow_type, initialize=True, run_id=run_id, bundle_root=str(root), **override
     )
-    workflow.initialize()
-    return workflow
 
 
 def _stacked(data, key: str) -> torch.Tensor:

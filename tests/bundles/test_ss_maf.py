@@ -8,7 +8,6 @@ The parameter counts of ``MAF(64, 64)`` (10,216) and of the SS-MAF U-Net (39.187
 from __future__ import annotations
 
 import json
-import logging
 import shutil
 from pathlib import Path
 
@@ -16,7 +15,6 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from ignite.engine import Events
 from monai.bundle import ConfigParser, ConfigWorkflow
 from PIL import Image
 
@@ -25,6 +23,7 @@ from monai_ext.engines import NonFiniteLossError, safe_load_checkpoint
 from monai_ext.metrics import pr_auc
 from monai_ext.networks import MAF
 from monai_ext.transforms import resize_image
+from tests.bundles.helpers import bundle_workflow, error_chain, run_collecting_stats, run_counting_iterations
 from tests.data.fakes import make_ddr, make_e_ophtha, make_idrid
 
 REPO = Path(__file__).resolve().parents[2]
@@ -59,14 +58,7 @@ def _tiny_overrides(bundle_root: Path, **extra) -> dict:
 
 
 def _run(config_files: list[Path], workflow_type: str = "train", **overrides) -> ConfigWorkflow:
-    workflow = ConfigWorkflow(
-        config_file=[str(f) for f in config_files],
-        meta_file=str(CONFIGS / "metadata.json"),
-        logging_file=str(CONFIGS / "logging.conf"),
-        workflow_type=workflow_type,
-        **overrides,
-    )
-    workflow.initialize()
+    workflow = bundle_workflow(CONFIGS, config_files, workflow_type, initialize=True, **overrides)
     workflow.run()
     workflow.finalize()
     return workflow
@@ -80,22 +72,10 @@ def _parser(*files: str, **updates) -> ConfigParser:
 
 
 def test_config_properties_and_run_ids():
-    train = ConfigWorkflow(
-        config_file=str(CONFIGS / "train.json"),
-        meta_file=str(CONFIGS / "metadata.json"),
-        logging_file=str(CONFIGS / "logging.conf"),
-        workflow_type="train",
-    )
-    train.initialize()
+    train = bundle_workflow(CONFIGS, "train.json", initialize=True)
     assert train.check_properties() in (None, [])
     assert train.parser["training"] == train.parser["run"]
-    infer = ConfigWorkflow(
-        config_file=str(CONFIGS / "inference.json"),
-        meta_file=str(CONFIGS / "metadata.json"),
-        logging_file=str(CONFIGS / "logging.conf"),
-        workflow_type="infer",
-    )
-    infer.initialize()
+    infer = bundle_workflow(CONFIGS, "inference.json", "infer", initialize=True)
     assert infer.check_properties() in (None, [])
     assert infer.parser["inference"] == infer.parser["run"]
 
@@ -393,21 +373,7 @@ def test_inference_writes_masks_and_probabilities_and_reports_broken_files(toy_b
 
 
 def _workflow(config_files: list[Path], **overrides) -> ConfigWorkflow:
-    return ConfigWorkflow(
-        config_file=[str(f) for f in config_files],
-        meta_file=str(CONFIGS / "metadata.json"),
-        logging_file=str(CONFIGS / "logging.conf"),
-        workflow_type="train",
-        **overrides,
-    )
-
-
-def _error_chain(error: BaseException | None) -> list[BaseException]:
-    chain = []
-    while error is not None and error not in chain:
-        chain.append(error)
-        error = error.__cause__ or error.__context__
-    return chain
+    return bundle_workflow(CONFIGS, config_files, **overrides)
 
 
 def test_reliability_and_speed_switch_ids_follow_the_common_pattern():
@@ -447,20 +413,7 @@ def test_reliability_and_speed_switch_ids_follow_the_common_pattern():
 def test_channels_last_trains_and_log_interval_thins_the_console(tmp_path):
     workflow = _workflow([CONFIGS / "train.json"], **_tiny_overrides(tmp_path, channels_last=True, log_interval=2))
     workflow.initialize()
-    records: list[str] = []
-
-    class Collect(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            records.append(record.getMessage())
-
-    stats_logger = logging.getLogger("monai.handlers.StatsHandler")
-    collect = Collect()
-    stats_logger.addHandler(collect)
-    try:
-        workflow.run()
-    finally:
-        stats_logger.removeHandler(collect)
-        workflow.finalize()
+    records = run_collecting_stats(workflow)
     trainer = workflow.parser.get_parsed_content("train#trainer")
     assert trainer.state.iteration == 2 and trainer.optim_set_to_none
     assert all(np.isfinite(float(o["loss"])) for o in trainer.state.output)
@@ -476,14 +429,7 @@ def _train_two_epochs(bundle_root: Path, stop_after_epoch: int | None = None, **
     of iterations this call ran."""
     workflow = _workflow([CONFIGS / "train.json"], **_tiny_overrides(bundle_root, max_epochs=2, **extra))
     workflow.initialize()
-    trainer = workflow.parser.get_parsed_content("train#trainer")
-    ran = []
-    trainer.add_event_handler(Events.ITERATION_COMPLETED, lambda e: ran.append(e.state.iteration))
-    if stop_after_epoch is not None:
-        trainer.add_event_handler(Events.EPOCH_COMPLETED(once=stop_after_epoch), lambda e: e.terminate())
-    workflow.run()
-    workflow.finalize()
-    return workflow, len(ran)
+    return workflow, run_counting_iterations(workflow, stop_after_epoch)
 
 
 def test_resume_after_interruption_reaches_the_uninterrupted_weights(tmp_path):
@@ -516,7 +462,7 @@ def test_non_finite_loss_stops_with_a_checkpoint_naming_the_batch(tmp_path):
     with pytest.raises(Exception) as info:  # monai.bundle wraps it in the error of the `run` expression
         workflow.run()
     workflow.finalize()
-    chain = _error_chain(info.value)
+    chain = error_chain(info.value)
     error = next((e for e in chain if isinstance(e, NonFiniteLossError)), None)
     assert error is not None, chain
     ids = {d["id"] for d in overrides["train#dataset#data"]}
@@ -542,7 +488,7 @@ def test_validate_data_reports_a_broken_file_before_training(tmp_path):
     overrides["train#dataset#data"] = [dict(good, image=str(broken), id="broken")] + overrides["train#dataset#data"]
     with pytest.raises(Exception) as info:
         _workflow([CONFIGS / "train.json"], **overrides).initialize()
-    messages = [str(e) for e in _error_chain(info.value)]
+    messages = [str(e) for e in error_chain(info.value)]
     assert any("broken.jpg" in m and "validation" in m for m in messages), messages
     assert not (tmp_path / "models").exists()
     # switched off, the same data list parses (the broken file would only fail once loaded)
