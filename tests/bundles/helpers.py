@@ -23,11 +23,11 @@ def bundle_workflow(
     meta: bool = True,
     **override,
 ) -> ConfigWorkflow:
-    """A ``ConfigWorkflow`` over ``config_files`` (bare file names are looked up in ``configs_dir``, paths are used
-    as given, relative ones from the working directory) with the bundle's
+    """A ``ConfigWorkflow`` over ``config_files`` (each looked up in ``configs_dir`` first, else used as given,
+    relative to the working directory) with the bundle's
     ``logging.conf`` (and ``metadata.json`` when ``meta``); ``initialize`` also initialises it."""
     files = [config_files] if isinstance(config_files, (str, Path)) else list(config_files)
-    paths = [str(Path(f) if len(Path(f).parts) > 1 else Path(configs_dir) / f) for f in files]
+    paths = [str(Path(configs_dir) / f if (Path(configs_dir) / f).exists() else Path(f)) for f in files]
     kwargs = {"meta_file": str(Path(configs_dir) / "metadata.json")} if meta else {}
     workflow = ConfigWorkflow(
         config_file=paths if len(paths) > 1 else paths[0],
