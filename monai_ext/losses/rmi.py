@@ -48,6 +48,9 @@ class _CentredGram(torch.autograd.Function):
     ``(G + G^T)[:d] X - ((G + G^T)[:d] s / m) 1^T``, instead of letting autograd differentiate three products and
     sum their gradients.
 
+    The inputs may be of any floating dtype: they are copied once into one float64 map (B, 2, H, W), where all
+    products are accumulated, and the gradient is returned in the dtype of ``probs``.
+
     On the CPU ``X`` is built and multiplied in bands of output rows of about ``_CPU_BAND_BYTES`` (forward and
     backward alike), so that it stays in cache and is never held whole: at 1168 x 1752 the whole ``X`` of a batch
     of 2 x 2 classes is 130 MB of float64, and writing it dominated the loss. On other devices one band covers the map.
@@ -66,8 +69,10 @@ class _CentredGram(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, probs: torch.Tensor, labels: torch.Tensor, radius: int) -> torch.Tensor:
-        maps = torch.cat([probs, labels], dim=1)  # (B, 2, H, W)
-        b, _, h, w = maps.shape
+        b, _, h, w = probs.shape
+        maps = probs.new_empty(b, 2, h, w, dtype=torch.float64)
+        maps[:, :1].copy_(probs)
+        maps[:, 1:].copy_(labels)
         size = 2 * radius * radius
         gram = maps.new_zeros(b, size, size)
         sums = maps.new_zeros(b, size, 1)
@@ -78,7 +83,7 @@ class _CentredGram(torch.autograd.Function):
         m = (h - radius + 1) * (w - radius + 1)
         gram.baddbmm_(sums, sums.transpose(-1, -2), alpha=-1.0 / m)
         ctx.save_for_backward(maps, sums)
-        ctx.radius, ctx.m = radius, m
+        ctx.radius, ctx.m, ctx.probs_dtype = radius, m, probs.dtype
         return gram
 
     @staticmethod
@@ -97,7 +102,7 @@ class _CentredGram(torch.autograd.Function):
             grad_views = weight @ band
             grad_views -= offset
             grad[:, :, y0 : y1 + r - 1] += F.fold(grad_views, (y1 - y0 + r - 1, w), kernel_size=r)
-        return grad, None, None
+        return grad.to(ctx.probs_dtype), None, None
 
 
 class RMILoss(_Loss):
@@ -232,9 +237,9 @@ class RMILoss(_Loss):
                 stacklevel=3,
             )
             return probs.new_zeros(n, dtype=torch.float64) + 0.0 * probs.sum(dim=(1, 2, 3)).double()
-        gram = _CentredGram.apply(
-            probs.double().reshape(n * c, 1, h, w), labels.detach().double().reshape(n * c, 1, h, w), r
-        ).view(n, c, 2 * d, 2 * d)
+        gram = _CentredGram.apply(probs.reshape(n * c, 1, h, w), labels.detach().reshape(n * c, 1, h, w), r).view(
+            n, c, 2 * d, 2 * d
+        )
         pr_cov, la_pr_cov, la_cov = gram[..., :d, :d], gram[..., d:, :d], gram[..., d:, d:]
         eye = torch.eye(d, dtype=pr_cov.dtype, device=pr_cov.device)
         pr_chol, _ = torch.linalg.cholesky_ex(pr_cov + self.reg * eye)

@@ -271,6 +271,26 @@ def test_centred_gram_matches_explicit_covariances_and_autograd(monkeypatch, ban
     assert torch.autograd.gradcheck(lambda p: _CentredGram.apply(p, labels, 2), (probs,))
 
 
+def test_centred_gram_accumulates_float32_inputs_in_float64():
+    """float32 maps are accumulated in float64 (the same Gram matrix as float64 inputs of the same values) and the
+    gradient comes back in float32."""
+    from monai_ext.losses.rmi import _CentredGram
+
+    g = torch.Generator().manual_seed(3)
+    probs32 = torch.rand(2, 1, 12, 10, generator=g, requires_grad=True)
+    labels32 = (torch.rand(2, 1, 12, 10, generator=g) > 0.5).float()
+    probs64 = probs32.detach().double().requires_grad_(True)
+    gram32 = _CentredGram.apply(probs32, labels32, 3)
+    gram64 = _CentredGram.apply(probs64, labels32.double(), 3)
+    assert gram32.dtype == torch.float64
+    torch.testing.assert_close(gram32, gram64, rtol=0, atol=0)
+    weights = torch.randn(2, 18, 18, generator=g, dtype=torch.float64)
+    (grad32,) = torch.autograd.grad((gram32 * weights).sum(), probs32)
+    (grad64,) = torch.autograd.grad((gram64 * weights).sum(), probs64)
+    assert grad32.dtype == torch.float32
+    torch.testing.assert_close(grad32, grad64.float(), rtol=0, atol=0)
+
+
 def test_invalid_arguments():
     with pytest.raises(ValueError, match="reduction"):
         RMILoss(reduction="avg")
