@@ -47,6 +47,7 @@ __all__ = [
     "sync",
     "current_rss_mib",
     "peak_rss_mib",
+    "cpu_usage",
     "autocast_context",
     "time_calls",
     "run_case",
@@ -222,6 +223,25 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def cpu_usage() -> dict[str, float]:
+    """CPU seconds of this process so far (all threads), split into user and kernel time, and its page faults.
+
+    Kernel time of a training step is mostly page faults: glibc returns every freed block above 32 MiB to the
+    kernel, so the large activations of each step are mapped and zeroed afresh.
+    """
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return {"user_s": usage.ru_utime, "sys_s": usage.ru_stime, "minor_faults": float(usage.ru_minflt)}
+
+
+def _cpu_usage_per_call(before: dict[str, float], calls: int) -> dict[str, float]:
+    after = cpu_usage()
+    return {
+        "cpu_user_s": (after["user_s"] - before["user_s"]) / calls,
+        "cpu_sys_s": (after["sys_s"] - before["sys_s"]) / calls,
+        "minor_faults": (after["minor_faults"] - before["minor_faults"]) / calls,
+    }
+
+
 def autocast_context(device: torch.device, amp: str | None) -> contextlib.AbstractContextManager:
     """``torch.autocast`` for ``amp`` in ``("bf16", "fp16")``, a null context for ``None``."""
     if amp is None:
@@ -260,6 +280,12 @@ def time_calls(fn: Callable[[], Any], repeat: int, warmup: int, device: torch.de
         fn()
     sync(device)
     return [(time.perf_counter() - start) / repeat] * repeat
+
+
+def _warm_up(fn: Callable[[], Any], calls: int, device: torch.device) -> None:
+    for _ in range(calls):
+        fn()
+    sync(device)
 
 
 def _to_memory_format(t: torch.Tensor, channels_last: bool) -> torch.Tensor:
@@ -378,8 +404,11 @@ def run_case(case: Any, tier: Any, options: Options) -> dict[str, Any]:
             with grad_context(), autocast_context(device, options.amp):
                 timed_model(*inputs)
 
-        times = time_calls(infer, options.repeat, options.warmup, device, per_call=True)
+        _warm_up(infer, options.warmup, device)
+        usage = cpu_usage()
+        times = time_calls(infer, options.repeat, 0, device, per_call=True)
         result["infer"] = {
+            **_cpu_usage_per_call(usage, options.repeat),
             "latency_s": statistics.median(times),
             "times_s": times,
             "images_per_s": tier.infer_batch / statistics.median(times),
@@ -401,9 +430,12 @@ def run_case(case: Any, tier: Any, options: Options) -> dict[str, Any]:
             if options.host_sync:
                 loss.item()
 
-        times = time_calls(train, options.repeat, options.warmup, device, per_call=False)
+        _warm_up(train, options.warmup, device)
+        usage = cpu_usage()
+        times = time_calls(train, options.repeat, 0, device, per_call=False)
         step_s = statistics.median(times)
         result["train"] = {
+            **_cpu_usage_per_call(usage, options.repeat),
             "step_s": step_s,
             "images_per_s": tier.train_batch / step_s,
             "peak_rss_mib": peak_rss_mib(),

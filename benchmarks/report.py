@@ -295,27 +295,36 @@ def _hw(hw: Sequence[int] | None) -> str:
 
 def case_table(cases: Mapping[str, Mapping[str, Any]]) -> list[str]:
     """Markdown rows of the main table for one size."""
+    # CPU seconds of a training step split into user / kernel time (recorded by runs since 2026-12-03)
+    with_cpu_time = any(_get(r, "train", "cpu_sys_s") is not None for r in cases.values())
     lines = [
         "| case | bundle | input -> output (WxH) | params total / inference (M) | ptflops GMac | FLOPs / sample (G) "
-        "| train batch | train step (s) | train img/s | train GFLOP/s (% of mm peak) | infer latency (s) "
-        "| peak mem train / infer (GiB) |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| train batch | train step (s) | train img/s | train GFLOP/s (% of mm peak) "
+        + ("| train CPU s user / kernel (kernel %) " if with_cpu_time else "")
+        + "| infer latency (s) | peak mem train / infer (GiB) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|" + ("---|" if with_cpu_time else ""),
     ]
     for name, r in cases.items():
         if "error" in r:
-            lines.append(f"| {name} | {r.get('bundle', '')} | error: {r['error']} |" + " |" * 9)
+            empty_cells = 10 if with_cpu_time else 9
+            lines.append(f"| {name} | {r.get('bundle', '')} | error: {r['error']} |" + " |" * empty_cells)
             continue
         params = r.get("params", {})
         achieved = _get(r, "train", "achieved_flops")
         fraction = matmul_fraction(r)
         achieved_text = "–" if achieved is None else f"{achieved / 1e9:.1f} ({fraction:.0%})"
         mem_train, mem_infer = memory_mib(r, "train"), memory_mib(r, "infer")
+        cpu_text = ""
+        if with_cpu_time:
+            user, kernel = _get(r, "train", "cpu_user_s"), _get(r, "train", "cpu_sys_s")
+            share = _ratio(kernel, None if user is None or kernel is None else user + kernel)
+            cpu_text = "| – " if share is None else f"| {user:.1f} / {kernel:.1f} ({share:.0%}) "
         lines.append(
             f"| {name} | {r.get('bundle')} | {_hw(r.get('lr_hw'))} -> {_hw(r.get('out_hw'))} "
             f"| {params.get('total', 0) / 1e6:.3f} / {params.get('inference', 0) / 1e6:.3f} "
             f"| {_fmt(r.get('ptflops_gmac'), '.2f')} | {_fmt((r.get('infer_flops_per_sample') or 0) / 1e9, '.2f')} "
             f"| {_fmt(r.get('train_batch'), 'd')} | {_fmt(_get(r, 'train', 'step_s'), '.3f')} "
-            f"| {_fmt(_get(r, 'train', 'images_per_s'), '.3g')} | {achieved_text} "
+            f"| {_fmt(_get(r, 'train', 'images_per_s'), '.3g')} | {achieved_text} {cpu_text}"
             f"| {_fmt(_get(r, 'infer', 'latency_s'), '.3f')} "
             f"| {_fmt(None if mem_train is None else mem_train / 1024, '.2f')} / "
             f"{_fmt(None if mem_infer is None else mem_infer / 1024, '.2f')} |"

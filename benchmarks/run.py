@@ -73,7 +73,7 @@ generator (`benchmarks/report.py`, `INTRO`/`NOTES` in `benchmarks/run.py`) and t
 ## How to reproduce
 
 ```bash
-python benchmarks/run.py --sizes small                      # quick CPU check (15 min on a loaded 2-core CPU)
+python benchmarks/run.py --sizes small          # quick CPU check (5 min on an idle 2-core CPU, 15 on a loaded one)
 python benchmarks/run.py --sizes all --out benchmarks/results/cpu.json --markdown docs/benchmarks.md
 python benchmarks/run.py --device cuda --sizes all --out benchmarks/results/gpu.json     # add --amp bf16, --compile
 python benchmarks/run.py --render benchmarks/results/cpu.json benchmarks/results/gpu.json \
@@ -83,9 +83,10 @@ python benchmarks/bench_rmi.py --device cuda                                 # t
 
 Options: `--models` (case names), `--repeat`, `--warmup`, `--amp bf16|fp16`, `--channels-last`, `--compile`,
 `--no-inference-mode`, `--host-sync`, `--train-batch`, `--memory-guard-gib`, `--no-cudnn-benchmark`, `--threads`,
-`--omp-wait-policy`, `--no-switches`, `--no-rmi`, `--no-data`, `--notes`. Paper sizes default to 1 timed repetition
-without warm-up (a DS2F training step at 876 x 584, batch 2, is about 9 TFLOP); small sizes to 3 repetitions after
-1 warm-up. Workers are stopped when the machine's available memory falls below `--memory-guard-gib` (1 GiB).
+`--omp-wait-policy`, `--no-switches`, `--no-rmi`, `--no-data`, `--notes`. Every size times its repetitions after
+1 untimed warm-up (the first step of a process is slower: DS2F at paper size 144 s cold, 108 s warm); paper sizes
+default to 1 timed repetition (a DS2F training step at 876 x 584, batch 2, is about 9 TFLOP), small sizes to 3.
+Workers are stopped when the machine's available memory falls below `--memory-guard-gib` (1 GiB).
 
 ## What is measured
 
@@ -100,6 +101,8 @@ without warm-up (a DS2F training step at 876 x 584, batch 2, is about 9 TFLOP); 
   only), the SAI paper's convention. Both are counted on the `meta` device (no arithmetic, same counts as a real run).
   Training FLOPs (forward + backward) divided by the step time give the achieved FLOP/s, reported as a fraction of the
   dense float32 `torch.mm` peak measured in the same process.
+- **CPU time** (recorded since 2026-12-03): user and kernel CPU seconds of the whole process (all threads) per timed
+  step, and its minor page faults; the kernel share shows how much of a step goes to mapping fresh memory.
 - **Parameters**: total, and without the training-only parts (the SR decoder and ESPCN head and the fusion module of
   the dual-stream networks, the SRGAN discriminator), i.e. what inference and export load.
 - **Sizes**: `paper` = HRF 876 x 584 -> 1752 x 1168 (DS2F), IDRiD 720 x 480 -> 1440 x 960 (SS-MAF), CAD-CAP
@@ -113,12 +116,14 @@ NOTES = """## Notes
 - **GPU numbers were not measured in this session**: no GPU was available to it. The harness runs on CUDA as
   written (`--device cuda`: per-phase `max_memory_allocated`, `cudnn.benchmark`, `--amp bf16|fp16` with a gradient
   scaler for fp16, optional `--compile`, and a CUDA switch table); add its JSON to the page with `--render`.
-- **Shared CPUs**: the CPU runs here share 2 cores with other jobs (see the load averages). With the default OpenMP
-  active spin-wait, two torch threads on a loaded machine were 7x (DS2F inference, switch table) to 20-70x (MRC-Net
-  at 32 x 32, a probe) slower than with `OMP_WAIT_POLICY=PASSIVE` (each thread spins at a barrier while the scheduler
-  has parked the other); the harness therefore sets
-  `OMP_WAIT_POLICY=PASSIVE` in its workers unless `--omp-wait-policy` says otherwise, and the switch table measures
-  the difference. Absolute times on a loaded machine are pessimistic; the ratios come from the same run.
+- **Shared CPUs**: check the load averages of a run before comparing it with another; on a loaded machine both the
+  times and the matmul peak they are divided by drop. With the default OpenMP active spin-wait, two torch threads on
+  a loaded machine were 7x (DS2F inference) to 20-70x (MRC-Net at 32 x 32, a probe) slower than with
+  `OMP_WAIT_POLICY=PASSIVE` (each thread spins at a barrier while the scheduler has parked the other); the harness
+  therefore sets `OMP_WAIT_POLICY=PASSIVE` in its workers unless `--omp-wait-policy` says otherwise, and the switch
+  table measures the difference.
+- **Kernel time**: training results record the CPU seconds per step split into user and kernel time, and the page
+  faults; on Linux with glibc most kernel time of a large training step is spent mapping fresh memory (findings).
 - Time and memory targets are never unit tests; the counts they rest on (parameters, FLOPs) are
   (`tests/networks/`, `tests/benchmarks/test_harness.py`).
 """
@@ -139,7 +144,7 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--host-sync", action="store_true", help="loss.item() in every training step")
     parser.add_argument("--no-cudnn-benchmark", action="store_true", help="leave cudnn.benchmark off on CUDA")
     parser.add_argument("--repeat", type=int, default=None, help="timed repetitions (default: small 3, paper 1)")
-    parser.add_argument("--warmup", type=int, default=None, help="warm-up repetitions (default: small 1, paper 0)")
+    parser.add_argument("--warmup", type=int, default=None, help="warm-up repetitions (default 1)")
     parser.add_argument("--train-batch", type=int, default=None,
                         help="override every case's training batch (default: the size's, 2 for most paper cases)")
     parser.add_argument("--memory-guard-gib", type=float, default=1.0,
@@ -273,7 +278,7 @@ def _base_options(args: argparse.Namespace, size: str) -> dict[str, Any]:
     return {
         "device": args.device,
         "repeat": args.repeat if args.repeat is not None else (3 if size == "small" else 1),
-        "warmup": args.warmup if args.warmup is not None else (1 if size == "small" else 0),
+        "warmup": args.warmup if args.warmup is not None else 1,
         "channels_last": args.channels_last,
         "inference_mode": not args.no_inference_mode,
         "host_sync": args.host_sync,

@@ -7,6 +7,7 @@ Nothing here asserts a time: speed goals are measured by ``benchmarks/run.py``, 
 from __future__ import annotations
 
 import json
+import sys
 
 import pytest
 import torch
@@ -186,7 +187,36 @@ def test_run_case_records_every_measurement():
     assert train["achieved_flops"] == pytest.approx(result["train_step_flops"] / train["step_s"])
     assert train["images_per_s"] == pytest.approx(2 / train["step_s"])
     assert result["infer"]["peak_rss_mib"] <= train["peak_rss_mib"]  # the peak only grows; inference runs first
+    for phase in (train, result["infer"]):
+        assert phase["cpu_user_s"] >= 0 and phase["cpu_sys_s"] >= 0 and phase["minor_faults"] >= 0
     json.dumps(result)  # serialisable as it is
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="minor page faults as Linux counts them")
+def test_cpu_usage_counts_kernel_time_and_page_faults_of_fresh_memory():
+    from benchmarks.harness import cpu_usage
+
+    size = 128 * 2**20  # above glibc's largest mmap threshold (32 MiB): freshly mapped, whatever the heap holds
+    before = cpu_usage()
+    block = torch.ones(size // 4)
+    after = cpu_usage()
+    assert block.sum().item() == block.numel()
+    assert after["minor_faults"] - before["minor_faults"] >= size // (2 * 2**20)  # at least one per 2 MiB page
+    assert after["user_s"] + after["sys_s"] > before["user_s"] + before["sys_s"]
+
+
+def test_case_table_shows_the_kernel_share_of_training_cpu_time():
+    from benchmarks.report import case_table
+
+    plain = _fake(100.0, 25.0, latency=1.0, train_flops=600.0, step=10.0, peak=100.0, mem=2048)
+    with_cpu = {**plain, "train": {**plain["train"], "cpu_user_s": 15.0, "cpu_sys_s": 5.0, "minor_faults": 9.0}}
+    old_header, old_row = case_table({"a": plain})[0], case_table({"a": plain})[2]
+    header, row = case_table({"a": with_cpu})[0], case_table({"a": with_cpu})[2]
+    assert "kernel" not in old_header and "kernel" in header
+    assert header.count("|") == old_header.count("|") + 1 == row.count("|")
+    assert "| 15.0 / 5.0 (25%) |" in row and old_row.count("|") == old_header.count("|")
+    mixed = case_table({"a": with_cpu, "b": plain})
+    assert "| – |" in mixed[3] and mixed[3].count("|") == header.count("|")
 
 
 def _fake(flops_infer, ptflops=None, latency=None, train_flops=None, step=None, peak=None, mem=None, params=None,
