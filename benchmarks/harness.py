@@ -249,6 +249,12 @@ def autocast_context(device: torch.device, amp: str | None) -> contextlib.Abstra
     return torch.autocast(device_type=device.type, dtype=_AMP_DTYPES[amp])
 
 
+def _warm_up(fn: Callable[[], Any], calls: int, device: torch.device) -> None:
+    for _ in range(calls):
+        fn()
+    sync(device)
+
+
 def time_calls(fn: Callable[[], Any], repeat: int, warmup: int, device: torch.device, per_call: bool) -> list[float]:
     """Time ``fn``.
 
@@ -264,9 +270,7 @@ def time_calls(fn: Callable[[], Any], repeat: int, warmup: int, device: torch.de
     Returns:
         The times in seconds.
     """
-    for _ in range(warmup):
-        fn()
-    sync(device)
+    _warm_up(fn, warmup, device)
     if per_call:
         times = []
         for _ in range(repeat):
@@ -280,12 +284,6 @@ def time_calls(fn: Callable[[], Any], repeat: int, warmup: int, device: torch.de
         fn()
     sync(device)
     return [(time.perf_counter() - start) / repeat] * repeat
-
-
-def _warm_up(fn: Callable[[], Any], calls: int, device: torch.device) -> None:
-    for _ in range(calls):
-        fn()
-    sync(device)
 
 
 def _to_memory_format(t: torch.Tensor, channels_last: bool) -> torch.Tensor:
