@@ -26,6 +26,12 @@ class ClassBalancedCELoss(_Loss):
     PyTorch's weighted mean ``sum_i w_{y_i} l_i / sum_i w_{y_i}``, which is what the authors' code gets by passing
     the weights to ``F.cross_entropy``.
 
+    The weights depend on how many pixels a batch holds: with ``beta = 0.9999`` both classes of a whole 1440x960
+    fundus image saturate (``beta**n`` is close to 0) and get almost equal weights, while on a small crop the rare
+    class is weighted many times more. ``reference_pixels`` removes that dependence: the counts are rescaled to a
+    batch of ``reference_pixels`` pixels with the same class fractions, ``n_c * reference_pixels / n``, so that a
+    crop is weighted like the whole images it was cut from.
+
     A class absent from the batch has ``n_c = 0`` and an infinite weight in the formula (the authors' code
     computes that ``inf``; it is harmless there only because no pixel selects it). Here its weight is set to
     ``0``, so weights, value and gradient are always finite.
@@ -34,21 +40,31 @@ class ClassBalancedCELoss(_Loss):
         beta: ``beta`` of the effective number, in ``[0, 1)``.
         num_classes: number of classes; ``None`` uses the channel count of the logits.
         ignore_index: label value that contributes neither to the counts nor to the loss.
+        reference_pixels: rescale the class counts to a batch of this many (non-ignored) pixels; ``None`` uses the
+            raw counts of the batch (the paper and the authors' code, which train on whole images).
         reduction: ``"mean"`` (weighted mean), ``"sum"`` (sum of weighted pixel losses) or ``"none"``
             (weighted pixel losses ``w_{y_i} l_i``, shape of the target, 0 at ignored pixels). When every pixel
             is ignored, ``"mean"`` returns 0 (PyTorch returns nan).
 
     Raises:
-        ValueError: on ``beta`` outside ``[0, 1)`` or an unknown ``reduction``.
+        ValueError: on ``beta`` outside ``[0, 1)``, a non-positive ``reference_pixels`` or an unknown ``reduction``.
     """
 
     def __init__(
-        self, beta: float = 0.9999, num_classes: int | None = None, ignore_index: int = -100, reduction: str = "mean"
+        self,
+        beta: float = 0.9999,
+        num_classes: int | None = None,
+        ignore_index: int = -100,
+        reference_pixels: int | None = None,
+        reduction: str = "mean",
     ) -> None:
         super().__init__(reduction=_validate_reduction(reduction, "ClassBalancedCELoss"))
         if not 0.0 <= beta < 1.0:
             raise ValueError(f"ClassBalancedCELoss: beta must be in [0, 1), got {beta}.")
+        if reference_pixels is not None and reference_pixels <= 0:
+            raise ValueError(f"ClassBalancedCELoss: reference_pixels must be positive, got {reference_pixels}.")
         self.beta = float(beta)
+        self.reference_pixels = None if reference_pixels is None else int(reference_pixels)
         self.num_classes = num_classes
         self.ignore_index = int(ignore_index)
 
@@ -61,7 +77,8 @@ class ClassBalancedCELoss(_Loss):
         return target.long()
 
     def class_weights(self, target: torch.Tensor, num_classes: int) -> torch.Tensor:
-        """Weights ``(1 - beta) / (1 - beta**n_c)`` from the pixel counts of ``target``; 0 for absent classes.
+        """Weights ``(1 - beta) / (1 - beta**n_c)`` from the pixel counts of ``target`` (rescaled to
+        ``reference_pixels`` when set); 0 for absent classes.
 
         Args:
             target: class indices (N, *spatial), ``ignore_index`` allowed.
@@ -75,6 +92,8 @@ class ClassBalancedCELoss(_Loss):
         counts = torch.zeros(num_classes, dtype=torch.float64, device=target.device)
         counts.scatter_add_(0, (target * valid).flatten(), valid.flatten().double())
         present = counts > 0
+        if self.reference_pixels is not None:
+            counts = counts * (self.reference_pixels / counts.sum().clamp_min(1.0))
         effective = 1.0 - torch.pow(torch.full_like(counts, self.beta), counts)  # 0 for absent classes
         return torch.where(present, (1.0 - self.beta) / torch.where(present, effective, 1.0), 0.0)
 

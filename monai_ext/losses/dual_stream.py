@@ -69,6 +69,8 @@ class DualStreamLoss(_Loss):
         rmi_kwargs: extra arguments of :class:`RMILoss` (``radius``, ``pool``, ``pool_size``, ``pool_stride``,
             ``lambda_weight``, ``reg``).
         cbce_beta: ``beta`` of :class:`ClassBalancedCELoss`.
+        cbce_reference_pixels: ``reference_pixels`` of :class:`ClassBalancedCELoss` (class counts rescaled to a
+            batch of that many pixels, so that crops are weighted like whole images); ``None``: raw batch counts.
         ssim_kwargs: extra arguments of :class:`SSIMLoss` (``win_size``, ``win_sigma``, ``channel``,
             ``nonnegative_ssim``, ``authors_data_range``, ``K``).
         ssim_data_range: SSIM data range used when the targets carry no ``intensity_range``.
@@ -95,6 +97,7 @@ class DualStreamLoss(_Loss):
         ignore_index: int = 255,
         rmi_kwargs: Mapping[str, Any] | None = None,
         cbce_beta: float = 0.9999,
+        cbce_reference_pixels: int | None = None,
         ssim_kwargs: Mapping[str, Any] | None = None,
         ssim_data_range: float | None = None,
         reduction: str = "mean",
@@ -117,7 +120,11 @@ class DualStreamLoss(_Loss):
             num_classes=num_classes, ignore_index=ignore_index, reduction=reduction, **dict(rmi_kwargs or {})
         )
         self.cbce = ClassBalancedCELoss(
-            beta=cbce_beta, num_classes=num_classes, ignore_index=ignore_index, reduction=reduction
+            beta=cbce_beta,
+            num_classes=num_classes,
+            ignore_index=ignore_index,
+            reference_pixels=cbce_reference_pixels,
+            reduction=reduction,
         )
         ssim_options = dict(ssim_kwargs or {})
         ssim_options.setdefault("data_range", ssim_data_range)

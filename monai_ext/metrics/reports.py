@@ -32,6 +32,7 @@ from .segmentation import SEGMENTATION_METRICS, canonical_metric_name, reduce_cl
 
 __all__ = [
     "GT_COLOR",
+    "HEADLINE_METRICS",
     "PRED_COLOR",
     "OVERLAP_COLOR",
     "sanitize_id",
@@ -48,6 +49,8 @@ GT_COLOR = (0, 255, 0)
 PRED_COLOR = (255, 0, 0)
 OVERLAP_COLOR = (255, 255, 0)
 _COUNT_NAMES = ("tp", "fp", "tn", "fn")
+#: pooled scores copied into the ``headline`` object of ``summary.json`` (those the evaluation computed)
+HEADLINE_METRICS = ("dice", "iou", "mcc", "bm", "recall")
 
 
 def sanitize_id(identifier: Any) -> str:
@@ -245,20 +248,26 @@ def write_segmentation_report(
         json_name: JSON file name inside ``output_dir``.
 
     Returns:
-        the summary written to JSON: ``num_images``, ``num_classes``, ``metric_names``, ``pooled``, ``mean``,
-        the extra entries, and ``aggregation_note``.
+        the summary written to JSON: ``headline`` (the pooled scores a bundle is judged by, see
+        :data:`HEADLINE_METRICS`, with ``pr_auc`` when given in ``extra_summary``), ``num_images``, ``num_classes``,
+        ``metric_names``, ``pooled``, ``mean``, the extra entries, and ``aggregation_note``.
     """
     out = Path(output_dir)
     rows, pooled, mean = segmentation_report_tables(ids, counts, metric_name)
+    extra = dict(extra_summary or {})
+    headline = {m: pooled[m] for m in HEADLINE_METRICS if m in pooled}
+    if "pr_auc" in extra:
+        headline["pr_auc"] = float(extra["pr_auc"])
     write_metrics_csv(out / Path(csv_name).name, rows, {"pooled": pooled, "mean": mean})
     summary: dict[str, Any] = {
+        "headline": headline,
         "num_images": len(rows),
         "num_classes": int(counts.shape[1]),
         "metric_names": [canonical_metric_name(m) for m in metric_name],
         "pooled": pooled,
         "mean": mean,
     }
-    summary.update(dict(extra_summary or {}))
+    summary.update(extra)
     summary["aggregation_note"] = (
         "pooled: scores of one confusion matrix summed over all pixels of all images (as the papers report); "
         "mean: mean over images of per-image scores; multi-class scores are means over foreground classes."

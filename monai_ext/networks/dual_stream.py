@@ -75,7 +75,8 @@ class DualStreamNet(nn.Module):
         dropout: dropout probability on the features before the segmentation head (0 disables it); accepted so MONAI
             Label can pass it.
         fusion_hidden_channels: width of the MSCG / MAF fused representation (32); FIM uses 8.
-        mscg_attention: MRCAB attention, ``"channel"`` (paper, default) or ``"pixel"`` (released HEAD code).
+        mscg_attention: MRCAB attention, ``"pixel"`` (default: the paper's "w/o gpool" and the released HEAD
+            code) or ``"channel"`` (global pooling: the paper's "w/ gpool" ablation, the 2022 code).
         fim_residual: FIM re-weighting ``att * seg + seg`` (``True``, HEAD code, default) or ``att * seg`` (2022 code).
         use_fused_seg: DeepLabV3+ only. ``True`` (default) sends the fused segmentation features through the head;
             ``False`` reproduces the released code, which discards them (``fused_seg`` then equals ``seg`` and the
@@ -109,7 +110,7 @@ class DualStreamNet(nn.Module):
         sr_channels: int = 3,
         dropout: float = 0.0,
         fusion_hidden_channels: int = 32,
-        mscg_attention: str = "channel",
+        mscg_attention: str = "pixel",
         fim_residual: bool = True,
         use_fused_seg: bool = True,
         output_stride: int = 8,

@@ -31,8 +31,9 @@ _ATTENTIONS = ("channel", "pixel")
 class PixelAttention(nn.Module):
     """Per-pixel squeeze/expand gating: ``x * sigmoid(Conv1x1(LeakyReLU(Conv1x1(x))))``, no global pooling.
 
-    This is the MRCAB attention of the released imed_vision code since 2023-08 (commit 64020b6), where the global
-    average pool of the channel attention was commented out.
+    This is the MRCAB attention of the DS2F paper (section III-B: the squeeze and expand layers act on the features
+    directly; Table IV picks "w/o gpool") and of the released imed_vision code since 2023-08 (commit 64020b6), where
+    the global average pool of the 2022 code's channel attention was commented out.
 
     Args:
         spatial_dims: number of spatial dimensions.
@@ -62,12 +63,13 @@ class MRCAB(nn.Module):
         spatial_dims: number of spatial dimensions.
         channels: number of channels.
         reduction: reduction of the squeeze layer (4: 32 -> 8 channels).
-        attention: ``"channel"`` (default, the paper and the 2022 code: global average pool, squeeze, LeakyReLU(0.01),
-            expand, sigmoid; MONAI's :class:`~monai.networks.blocks.ChannelSELayer`) or ``"pixel"`` (the released
-            HEAD code: the same without the pool, i.e. a per-pixel gate, :class:`PixelAttention`).
+        attention: ``"pixel"`` (default, the paper's choice "w/o gpool" in Table IV and the released HEAD code: a
+            per-pixel squeeze/expand gate without global pooling, :class:`PixelAttention`) or ``"channel"`` (the
+            paper's "w/ gpool" ablation and the 2022 code: global average pool, squeeze, LeakyReLU(0.01), expand,
+            sigmoid; MONAI's :class:`~monai.networks.blocks.ChannelSELayer`).
     """
 
-    def __init__(self, spatial_dims: int, channels: int, reduction: int = 4, attention: str = "channel") -> None:
+    def __init__(self, spatial_dims: int, channels: int, reduction: int = 4, attention: str = "pixel") -> None:
         super().__init__()
         if attention not in _ATTENTIONS:
             raise ValueError(f"attention must be one of {_ATTENTIONS}, got {attention!r}.")
@@ -145,7 +147,8 @@ class MSCG(nn.Module):
         hidden_channels: width d of the fused representation (32).
         reduction: MRCAB squeeze reduction (4).
         groups: MS-Conv groups k (4).
-        attention: MRCAB attention, ``"channel"`` (paper, default) or ``"pixel"`` (released HEAD code).
+        attention: MRCAB attention, ``"pixel"`` (default: the paper's "w/o gpool" and the released HEAD code) or
+            ``"channel"`` (global pooling: the paper's "w/ gpool" ablation, the 2022 code).
         spatial_dims: number of spatial dimensions.
 
     Returns (forward):
@@ -159,7 +162,7 @@ class MSCG(nn.Module):
         hidden_channels: int = 32,
         reduction: int = 4,
         groups: int = 4,
-        attention: str = "channel",
+        attention: str = "pixel",
         spatial_dims: int = 2,
     ) -> None:
         super().__init__()

@@ -98,3 +98,38 @@ def test_invalid_arguments(batch):
         ClassBalancedCELoss(num_classes=2)(logits, labels)
     with pytest.raises(ValueError, match="shape"):
         ClassBalancedCELoss()(logits, labels[:, :4])
+
+
+def test_reference_pixels_weights_crop_like_whole_image():
+    # a 2x1440x960 batch with 1% foreground (the paper's whole images) against a 2x192x192 crop with the same
+    # fraction: raw counts weight the crop's rare class far more; reference_pixels gives the whole-image weights
+    beta, whole_pixels = 0.9999, 2 * 1440 * 960
+    crop = torch.zeros(2, 192, 192, dtype=torch.long)
+    crop.view(-1)[: int(0.01 * crop.numel())] = 1
+    whole_counts = [0.99 * whole_pixels, 0.01 * whole_pixels]
+    expected = torch.tensor([(1 - beta) / (1 - beta**n) for n in whole_counts], dtype=torch.float64)
+    fraction = crop.float().mean().item()
+    expected_exact = torch.tensor(
+        [(1 - beta) / (1 - beta ** ((1 - fraction) * whole_pixels)), (1 - beta) / (1 - beta ** (fraction * whole_pixels))],
+        dtype=torch.float64,
+    )
+    scaled = ClassBalancedCELoss(beta=beta, reference_pixels=whole_pixels).class_weights(crop, 2)
+    raw = ClassBalancedCELoss(beta=beta).class_weights(crop, 2)
+    torch.testing.assert_close(scaled, expected_exact)
+    torch.testing.assert_close(scaled, expected, rtol=2e-2, atol=0.0)
+    assert scaled[1] / scaled[0] < 1.1  # whole-image ratio, about 1.07
+    assert raw[1] / raw[0] > 10.0  # the crop without rescaling
+
+
+def test_reference_pixels_ignores_ignored_pixels_and_is_finite():
+    labels = torch.tensor([[0, 0, 1, 255]])
+    loss = ClassBalancedCELoss(beta=0.99, ignore_index=255, reference_pixels=300)
+    # 3 valid pixels rescaled to 300: counts 200 and 100
+    expected = torch.tensor([(1 - 0.99) / (1 - 0.99**200), (1 - 0.99) / (1 - 0.99**100)], dtype=torch.float64)
+    torch.testing.assert_close(loss.class_weights(labels, 2), expected)
+    logits = torch.randn(1, 2, 4, requires_grad=True)
+    value = loss(logits, labels)
+    value.backward()
+    assert torch.isfinite(value) and torch.isfinite(logits.grad).all()
+    with pytest.raises(ValueError, match="reference_pixels"):
+        ClassBalancedCELoss(reference_pixels=0)

@@ -49,6 +49,21 @@ def test_csv_and_json_contents(tmp_path):
     assert data["pooled"]["iou"] == pytest.approx(4 / 6)
     assert data["mean"]["iou"] == pytest.approx((1 / 2 + 3 / 4) / 2)
     assert data["pr_auc"] == 0.5
+    # headline: the pooled foreground scores that were computed, plus the PR-AUC
+    assert data["headline"] == {"dice": pytest.approx(8 / 10), "iou": pytest.approx(4 / 6), "pr_auc": 0.5}
+
+
+def test_headline_keeps_the_bundle_metrics_in_order(tmp_path):
+    names = ["iou", "dice", "mcc", "bm", "recall", "precision", "specificity"]
+    summary = write_segmentation_report(tmp_path, ["a", "b"], two_image_counts(), names)
+    tp, fp, tn, fn = 4, 1, 2, 1
+    recall, specificity = tp / (tp + fn), tn / (tn + fp)
+    mcc = (tp * tn - fp * fn) / ((tp + fp) * (tp + fn) * (tn + fp) * (tn + fn)) ** 0.5
+    assert list(summary["headline"]) == ["dice", "iou", "mcc", "bm", "recall"]
+    assert summary["headline"]["mcc"] == pytest.approx(mcc)
+    assert summary["headline"]["bm"] == pytest.approx(recall + specificity - 1)
+    assert summary["headline"]["recall"] == pytest.approx(recall)
+    assert "pr_auc" not in summary["headline"]
 
 
 def test_multiclass_columns(tmp_path):
