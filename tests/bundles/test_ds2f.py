@@ -221,6 +221,9 @@ def test_evaluation_equals_metrics_by_hand(trained_bundle):
     assert (pooled["tp"], pooled["fp"], pooled["fn"], pooled["tn"]) == (tp, fp, fn, tn)
     dice = 2 * tp / (2 * tp + fp + fn) if (2 * tp + fp + fn) else 1.0
     np.testing.assert_allclose(pooled["dice"], dice, rtol=1e-9)
+    headline = summary["headline"]
+    assert list(headline) == ["dice", "iou", "mcc", "bm", "recall", "pr_auc"]
+    assert headline["dice"] == pooled["dice"] and headline["pr_auc"] == summary["pr_auc"]
     assert len(list((bundle / "eval" / "evaluation" / "overlays").glob("*.png"))) == 1
 
 
