@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# End-to-end check of the segmentation bundles (DS2F, SS-MAF) with the real MONAI Label 0.8.5 server.
+#
+# 1. Makes (or reuses) a virtual environment for MONAI Label, apart from the project's: MONAI_LABEL_VENV, default
+#    ~/.cache/monai_ext/monailabel-0.8.5 (reused while .ci/monailabel_requirements.txt is unchanged).
+#    - torch: the CPU build 2.13.0 (the same as the project's).
+#    - torchvision 0.16.2, installed without its dependencies: every torchvision wheel on PyPI for Linux x86_64 is a
+#      CUDA build. Those made for torch 2.13 fail to import beside the CPU torch (`operator torchvision::nms does not
+#      exist`), and a CUDA torch brings several GB of NVIDIA libraries. 0.16.2 is the newest release whose Python code
+#      imports without its compiled operators (they are then unavailable); MONAI Label imports only
+#      torchvision.utils (make_grid, save_image) from it, for its pathology and DeepEdit code.
+#    - monailabel==0.8.5 without its dependencies, then its requirements from .ci/monailabel_requirements.txt
+#      (without torchvision and sam2, an optional extra of its SAM2 tasks).
+# 2. Runs .ci/monailabel_e2e.py with that environment's Python and this checkout on PYTHONPATH: the real
+#    `monailabel start_server` on 127.0.0.1 with the monaibundle sample app shipped inside the monailabel wheel.
+#
+# Usage: bash .ci/monailabel_e2e.sh [--keep WORKDIR] [--skip-train]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+REPO="$PWD"
+VENV="${MONAI_LABEL_VENV:-$HOME/.cache/monai_ext/monailabel-0.8.5}"
+REQS="$REPO/.ci/monailabel_requirements.txt"
+STAMP="$VENV/.monai_ext_requirements.sha256"
+WANT="$(cat "$REQS" "$0" | sha256sum | cut -d' ' -f1)"
+
+if [[ -f "$STAMP" && "$(cat "$STAMP")" == "$WANT" && -x "$VENV/bin/monailabel" ]]; then
+    echo "[monailabel_e2e] reusing $VENV"
+else
+    echo "[monailabel_e2e] creating $VENV"
+    start=$(date +%s)
+    rm -rf "$VENV"
+    mkdir -p "$(dirname "$VENV")"
+    python3 -m venv "$VENV"
+    "$VENV/bin/python" -m pip install --quiet --upgrade pip
+    "$VENV/bin/python" -m pip install --quiet torch==2.13.0
+    "$VENV/bin/python" -m pip install --quiet --no-deps torchvision==0.16.2
+    "$VENV/bin/python" -m pip install --quiet torch==2.13.0 -r "$REQS"
+    "$VENV/bin/python" -m pip install --quiet --no-deps monailabel==0.8.5
+    echo "$WANT" > "$STAMP"
+    echo "[monailabel_e2e] environment made in $(( $(date +%s) - start )) s, $(du -sh "$VENV" | cut -f1)"
+fi
+"$VENV/bin/python" -m pip list 2>/dev/null | grep -iE "^(torch|torchvision|monai|monailabel|itk|pydicom|pynetdicom|numpy) " || true
+
+export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
+export PYTHONPATH="$REPO${PYTHONPATH:+:$PYTHONPATH}"
+export PATH="$VENV/bin:$PATH"
+# MONAI Label settings: no MLflow tracking store, no automatic scoring
+export MONAI_LABEL_TRACKING_ENABLED=false
+export MONAI_LABEL_AUTO_UPDATE_SCORING=false
+exec "$VENV/bin/python" "$REPO/.ci/monailabel_e2e.py" "$@"
