@@ -11,10 +11,12 @@
 #      torchvision.utils (make_grid, save_image) from it, for its pathology and DeepEdit code.
 #    - monailabel==0.8.5 without its dependencies, then its requirements from .ci/monailabel_requirements.txt
 #      (without torchvision and sam2, an optional extra of its SAM2 tasks).
-# 2. Runs .ci/monailabel_e2e.py with that environment's Python and this checkout on PYTHONPATH: the real
+# 2. Runs the tests marked `monailabel` (tests/bundles/test_monailabel.py: the real BundleInferTask with its writer,
+#    and BundleTrainTask) in that environment.
+# 3. Runs .ci/monailabel_e2e.py with that environment's Python and this checkout on PYTHONPATH: the real
 #    `monailabel start_server` on 127.0.0.1 with the monaibundle sample app shipped inside the monailabel wheel.
 #
-# Usage: bash .ci/monailabel_e2e.sh [--keep WORKDIR] [--skip-train]
+# Usage: bash .ci/monailabel_e2e.sh [--keep WORKDIR] [--skip-train] [--bundles ds2f ss_maf]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO="$PWD"
@@ -47,4 +49,7 @@ export PATH="$VENV/bin:$PATH"
 # MONAI Label settings: no MLflow tracking store, no automatic scoring
 export MONAI_LABEL_TRACKING_ENABLED=false
 export MONAI_LABEL_AUTO_UPDATE_SCORING=false
+start=$(date +%s)
+"$VENV/bin/python" -m pytest tests/bundles/test_monailabel.py -m monailabel -q -p no:cacheprovider
+echo "[monailabel_e2e] marked tests in $(( $(date +%s) - start )) s"
 exec "$VENV/bin/python" "$REPO/.ci/monailabel_e2e.py" "$@"

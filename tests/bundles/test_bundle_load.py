@@ -125,7 +125,7 @@ def test_load_zipped_bundle_offline(tmp_path, no_network):
     net = load_zipped_bundle(archive, tmp_path / "unpacked", device="cpu")
     _assert_same_weights(net, weights)
     assert (tmp_path / "unpacked" / "ds2f" / "configs" / "inference.json").is_file()
-    again = load_zipped_bundle(archive, tmp_path / "unpacked", device="cpu", workflow_type="infer")
+    again = load_zipped_bundle(archive, tmp_path / "unpacked", device="cpu", workflow_type="inference")
     _assert_same_weights(again, weights)
 
     (local / "models" / "model.pt").unlink()
