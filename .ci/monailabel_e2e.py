@@ -196,13 +196,15 @@ def infer(base: str, model: str, study: str, params: dict | None = None) -> tupl
                    headers={"Content-Type": "application/x-www-form-urlencoded"})
 
 
+PASSED: list[str] = []
+
+
 def check_bundle(name: str, work: Path, train: bool) -> list[str]:
     failures: list[str] = []
 
     def check(ok: bool, message: str) -> None:
         log(("ok    " if ok else "FAILED ") + message)
-        if not ok:
-            failures.append(f"{name}: {message}")
+        (PASSED if ok else failures).append(f"{name}: {message}")
 
     app_parent = work / name / "apps"
     app_parent.mkdir(parents=True)
@@ -326,10 +328,10 @@ def main() -> int:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
     log(f"done in {time.monotonic() - start:.0f} s")
-    passed = "no failure" if not failures else f"{len(failures)} failed"
-    print("\n".join(f"FAILED {f}" for f in failures))
-    print(f"monailabel e2e: {', '.join(args.bundles)}: {passed}")
-    return 1 if failures else 0
+    for failure in failures:
+        print(f"FAILED {failure}")
+    print(f"monailabel_e2e: {len(PASSED)} passed, {len(failures)} failed")
+    return 1 if failures or not PASSED else 0
 
 
 if __name__ == "__main__":

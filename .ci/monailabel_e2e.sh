@@ -22,8 +22,13 @@ cd "$(dirname "$0")/.."
 REPO="$PWD"
 VENV="${MONAI_LABEL_VENV:-$HOME/.cache/monai_ext/monailabel-0.8.5}"
 REQS="$REPO/.ci/monailabel_requirements.txt"
+TORCH="torch==2.13.0"
+TORCHVISION="torchvision==0.16.2"
+MONAILABEL="monailabel==0.8.5"
 STAMP="$VENV/.monai_ext_requirements.sha256"
-WANT="$(cat "$REQS" "$0" | sha256sum | cut -d' ' -f1)"
+WANT="$( (cat "$REQS"; echo "$TORCH $TORCHVISION $MONAILABEL") | sha256sum | cut -d' ' -f1)"
+# pip's notes about the local index folders it skips: noise in the log
+quiet_pip() { "$VENV/bin/python" -m pip "$@" 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2); }
 
 if [[ -f "$STAMP" && "$(cat "$STAMP")" == "$WANT" && -x "$VENV/bin/monailabel" ]]; then
     echo "[monailabel_e2e] reusing $VENV"
@@ -33,11 +38,12 @@ else
     rm -rf "$VENV"
     mkdir -p "$(dirname "$VENV")"
     python3 -m venv "$VENV"
-    "$VENV/bin/python" -m pip install --quiet --upgrade pip
-    "$VENV/bin/python" -m pip install --quiet torch==2.13.0
-    "$VENV/bin/python" -m pip install --quiet --no-deps torchvision==0.16.2
-    "$VENV/bin/python" -m pip install --quiet torch==2.13.0 -r "$REQS"
-    "$VENV/bin/python" -m pip install --quiet --no-deps monailabel==0.8.5
+    quiet_pip install --quiet --upgrade pip
+    quiet_pip install --quiet "$TORCH"
+    quiet_pip install --quiet --no-deps "$TORCHVISION"
+    # pip then reports that torchvision 0.16.2 asks for torch 2.1.2: expected, see above
+    quiet_pip install --quiet "$TORCH" -r "$REQS"
+    quiet_pip install --quiet --no-deps "$MONAILABEL"
     echo "$WANT" > "$STAMP"
     echo "[monailabel_e2e] environment made in $(( $(date +%s) - start )) s, $(du -sh "$VENV" | cut -f1)"
 fi
