@@ -19,7 +19,8 @@ DS2F is served with its shipped weights. A bundle without ``models/model.pt`` (S
 served with seeded stand-in weights written into the served copy only (MONAI Label ignores a bundle without weights):
 the default initialisation, with the segmentation head's foreground bias set so that about half of the first study
 is foreground; the Dice against the ground truth is then meaningless, but the label is not empty and its alignment
-with the bundle's own inference shows. Every request has a timeout and every wait loop a bound. Exit status 0 when every check passed.
+with the bundle's own inference shows. Every request has a timeout and every wait loop a bound. Exit status 0 when
+every check passed.
 """
 
 from __future__ import annotations

@@ -47,7 +47,8 @@ else
     echo "$WANT" > "$STAMP"
     echo "[monailabel_e2e] environment made in $(( $(date +%s) - start )) s, $(du -sh "$VENV" | cut -f1)"
 fi
-"$VENV/bin/python" -m pip list 2>/dev/null | grep -iE "^(torch|torchvision|monai|monailabel|itk|pydicom|pynetdicom|numpy) " || true
+"$VENV/bin/python" -m pip list 2>/dev/null \
+    | grep -iE "^(torch|torchvision|monai|monailabel|itk|pydicom|pynetdicom|numpy) " || true
 
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
 export PYTHONPATH="$REPO${PYTHONPATH:+:$PYTHONPATH}"

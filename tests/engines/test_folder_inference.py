@@ -213,7 +213,7 @@ def test_segmentation_writer_reads_monai_order_the_same(tmp_path):
     (tmp_path / "ours").mkdir()
     (tmp_path / "monai").mkdir()
     ours = SegmentationPNGWriter()({"pred": label, "prob": prob}, str(tmp_path / "ours"), "x")
-    monai = SegmentationPNGWriter(transpose=True)(
+    converted = SegmentationPNGWriter(transpose=True)(
         {"pred": to_monai_spatial_order(label)[0].to(torch.uint8), "prob": to_monai_spatial_order(prob)},
         str(tmp_path / "monai"), "x")
     for suffix in ("_mask.png", "_prob.png"):
@@ -222,5 +222,6 @@ def test_segmentation_writer_reads_monai_order_the_same(tmp_path):
         assert a.shape == (5, 7)
         np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(np.asarray(Image.open(ours)), label[0].numpy().astype(np.uint8) * 255)
+    np.testing.assert_array_equal(np.asarray(Image.open(converted)), np.asarray(Image.open(ours)))
     with pytest.raises(ValueError, match=r"\(C, H, W\) or \(H, W\)"):
         SegmentationPNGWriter()({"pred": torch.zeros(5)}, str(tmp_path), "y")
