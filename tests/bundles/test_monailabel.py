@@ -3,9 +3,10 @@
 
 The replay follows MONAI Label's ``monailabel/tasks/infer/bundle.py`` (``BundleInferTask``), ``basic_infer.py``
 (``BasicInferTask.__call__``, ``_get_network``, ``run_inferer``), ``interfaces/utils/transform.py``
-(``run_transforms``), ``transform/post.py`` (``Restored``) and ``tasks/train/bundle.py`` (``BundleTrainTask``) call by
-call. MONAI Label itself pulls in torchvision, which does not import beside this torch build. The last test runs the
-real package when it is installed (marker ``monailabel``).
+(``run_transforms``), ``transform/post.py`` (``Restored``), ``transform/writer.py`` (``Writer``, for a 2D label) and
+``tasks/train/bundle.py`` (``BundleTrainTask``) call by call (MONAI Label 0.8.5). MONAI Label needs torchvision, which
+the project's environment does not have: the last test runs the real package, writer included, where it is installed
+(marker ``monailabel``); ``.ci/monailabel_e2e.sh`` makes such an environment and runs it, then the real server.
 
 The bundle is copied to a folder named as it would be served (``<app>/model/<name>``; the name decides MONAI Label's
 task type) with a toy checkpoint in ``models/model.pt``: without weights MONAI Label ignores a bundle.
