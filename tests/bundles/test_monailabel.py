@@ -384,6 +384,13 @@ def test_real_monailabel_bundle_tasks(name, tmp_path):
     from monailabel.tasks.infer.bundle import BundleInferTask
     from monailabel.tasks.train.bundle import BundleTrainTask
 
+    bare = _served_bundle(name, tmp_path / "bare")
+    (bare / "models" / "model.pt").unlink()
+    skipped = BundleInferTask(str(bare), {})
+    assert not skipped.is_valid()  # without weights MONAI Label skips the bundle (docs/ecosystem.md, section 4)
+    with pytest.raises(AttributeError, match="'BundleInferTask' object has no attribute"):
+        skipped.info()  # what /info/ and /infer/<name> then run into
+
     path = _served_bundle(name, tmp_path)
     task = BundleInferTask(str(path), {})
     assert task.is_valid()
