@@ -12,4 +12,4 @@ from .export import (
     build_network, export_onnx, export_torchscript, fake_input_shape, fake_spatial_shape, run_onnx, run_torchscript,
     verify_network_shapes,
 )
-from .package import package_bundle
+from .package import load_zipped_bundle, package_bundle, zipped_bundle_name

@@ -17,9 +17,13 @@ class SegmentationPNGWriter:
     """Write ``<name>_mask.png`` and, when available, ``<name>_prob.png`` for one image.
 
     Used as the ``writer`` of :func:`~monai_ext.engines.run_folder_inference`. The mask comes from ``mask_key``: a
-    (1, H, W) label map (MONAI Label's postprocessing output) or (C, H, W) scores reduced by argmax; a binary mask is
-    written as 0/255. The probability map is channel ``foreground_channel`` of ``prob_key`` (class probabilities,
-    (C, H, W)) scaled to 0-255. Both files are written atomically inside the output folder.
+    label map, ``(1, H, W)`` or ``(H, W)``, or ``(C, H, W)`` scores reduced by argmax; a binary mask is written as
+    0/255. The probability map is channel ``foreground_channel`` of ``prob_key`` (class probabilities, ``(C, H, W)``)
+    scaled to 0-255. Both files are written atomically inside the output folder.
+
+    With ``transpose=True`` the tensors are in MONAI's spatial order, ``(C, W, H)`` and ``(W, H)``, as the
+    segmentation bundles' ``inference.json`` postprocessing leaves them (its last step,
+    :class:`~monai_ext.transforms.ToMonaiSpatialOrderd`, prepares them for MONAI Label): the files are the same.
 
     Args:
         mask_key: data key of the label map (or class scores).
@@ -27,6 +31,7 @@ class SegmentationPNGWriter:
         foreground_channel: channel of ``prob_key`` written as the probability map.
         mask_suffix: file name suffix of the mask.
         prob_suffix: file name suffix of the probability map.
+        transpose: the tensors are in MONAI's ``(C, W, H)`` order; swap the spatial axes back before writing.
     """
 
     def __init__(
@@ -36,17 +41,21 @@ class SegmentationPNGWriter:
         foreground_channel: int = 1,
         mask_suffix: str = "_mask.png",
         prob_suffix: str = "_prob.png",
+        transpose: bool = False,
     ) -> None:
         self.mask_key = mask_key
         self.prob_key = prob_key
         self.foreground_channel = foreground_channel
-        self._mask = PNGPredictionWriter(key="mask", suffix=mask_suffix, scale=1.0)
-        self._prob = PNGPredictionWriter(key="prob", suffix=prob_suffix, scale=255.0)
+        self.transpose = transpose
+        self._mask = PNGPredictionWriter(key="mask", suffix=mask_suffix, scale=1.0, transpose=transpose)
+        self._prob = PNGPredictionWriter(key="prob", suffix=prob_suffix, scale=255.0, transpose=transpose)
 
     def __call__(self, data: Mapping[str, Any], output_dir: str, name: str) -> str:
         mask = torch.as_tensor(data[self.mask_key]).detach()
+        if mask.ndim == 2:  # a label map without its channel (MONAI Label's layout)
+            mask = mask[None]
         if mask.ndim != 3:
-            raise ValueError(f"{self.mask_key!r} must be (C, H, W), got shape {tuple(mask.shape)}.")
+            raise ValueError(f"{self.mask_key!r} must be (C, H, W) or (H, W), got shape {tuple(mask.shape)}.")
         if mask.shape[0] > 1:
             mask = mask.argmax(0, keepdim=True)
         mask = mask.round().to(torch.int64)

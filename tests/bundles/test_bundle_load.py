@@ -17,7 +17,10 @@ import pytest
 import torch
 from monai.bundle import download, load
 
-from monai_ext.bundle import build_network, discover_bundles, export_torchscript, load_metadata, package_bundle
+from monai_ext.bundle import (
+    build_network, discover_bundles, export_torchscript, load_metadata, load_zipped_bundle, package_bundle,
+    zipped_bundle_name,
+)
 from monai_ext.losses import RMILoss
 
 REPO = Path(__file__).resolve().parents[2]
@@ -90,6 +93,54 @@ def test_load_from_zip(bundle, tmp_path):
     assert (target / bundle.name / "configs" / "train.json").is_file()
     net = load(bundle.name, bundle_dir=str(target), device="cpu")
     _assert_same_weights(net, weights)
+
+
+@pytest.fixture
+def no_network(monkeypatch):
+    """Any attempt to open a network connection fails the test (the helper must stay offline)."""
+    import socket
+
+    def refuse(self, address, *args, **kwargs):
+        if self.family in (socket.AF_INET, socket.AF_INET6):
+            raise AssertionError(f"network access to {address}")
+        return original(self, address, *args, **kwargs)
+
+    original = socket.socket.connect
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", lambda *a, **k: (_ for _ in ()).throw(
+        AssertionError(f"network access to {a[0] if a else k}")))
+
+
+def test_load_zipped_bundle_offline(tmp_path, no_network):
+    """``load_zipped_bundle``: download(url=file://...) then load, in one call, offline; a second call reuses the
+    unpacked folder; a zip without weights fails before ``load`` would go online."""
+    bundle = REPO / "bundles" / "ds2f"
+    local = _copy_bundle(bundle, tmp_path / "src")
+    weights = _toy_weights(local)
+    (local / "models").mkdir(exist_ok=True)
+    torch.save(weights, local / "models" / "model.pt")
+    archive = package_bundle(local, tmp_path / "zips")
+    assert zipped_bundle_name(archive) == "ds2f"
+
+    net = load_zipped_bundle(archive, tmp_path / "unpacked", device="cpu")
+    _assert_same_weights(net, weights)
+    assert (tmp_path / "unpacked" / "ds2f" / "configs" / "inference.json").is_file()
+    again = load_zipped_bundle(archive, tmp_path / "unpacked", device="cpu", workflow_type="inference")
+    _assert_same_weights(again, weights)
+
+    (local / "models" / "model.pt").unlink()
+    bare = package_bundle(local, tmp_path / "bare")
+    with pytest.raises(FileNotFoundError, match="ds2f/models/model.pt"):
+        load_zipped_bundle(bare, tmp_path / "other")
+    with pytest.raises(ValueError, match="sets"):
+        load_zipped_bundle(archive, tmp_path / "unpacked", source="github")
+    flat = tmp_path / "flat.zip"
+    with zipfile.ZipFile(flat, "w") as handle:
+        handle.writestr("configs/metadata.json", "{}")
+    with pytest.raises(ValueError, match="zoo's layout"):
+        zipped_bundle_name(flat)
+    with pytest.raises(FileNotFoundError):
+        zipped_bundle_name(tmp_path / "missing.zip")
 
 
 def test_load_torchscript_module(tmp_path):

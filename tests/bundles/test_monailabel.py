@@ -3,9 +3,10 @@
 
 The replay follows MONAI Label's ``monailabel/tasks/infer/bundle.py`` (``BundleInferTask``), ``basic_infer.py``
 (``BasicInferTask.__call__``, ``_get_network``, ``run_inferer``), ``interfaces/utils/transform.py``
-(``run_transforms``), ``transform/post.py`` (``Restored``) and ``tasks/train/bundle.py`` (``BundleTrainTask``) call by
-call. MONAI Label itself pulls in torchvision, which does not import beside this torch build. The last test runs the
-real package when it is installed (marker ``monailabel``).
+(``run_transforms``), ``transform/post.py`` (``Restored``), ``transform/writer.py`` (``Writer``, for a 2D label) and
+``tasks/train/bundle.py`` (``BundleTrainTask``) call by call (MONAI Label 0.8.5). MONAI Label needs torchvision, which
+the project's environment does not have: the last test runs the real package, writer included, where it is installed
+(marker ``monailabel``); ``.ci/monailabel_e2e.sh`` makes such an environment and runs it, then the real server.
 
 The bundle is copied to a folder named as it would be served (``<app>/model/<name>``; the name decides MONAI Label's
 task type) with a toy checkpoint in ``models/model.pt``: without weights MONAI Label ignores a bundle.
@@ -30,6 +31,7 @@ from monai.transforms import Compose, LoadImaged, Resize, SaveImaged
 from PIL import Image
 
 from monai_ext.bundle import build_network
+from monai_ext.transforms import to_monai_spatial_order
 
 REPO = Path(__file__).resolve().parents[2]
 #: bundle folder -> the directory name to serve it under in apps/monaibundle/model/ (docs/ecosystem.md)
@@ -99,6 +101,19 @@ def _restored(data: dict, key: str, ref_image: str, meta_key_postfix: str = "met
     return d
 
 
+def _write_label(data: dict, key: str, path: Path) -> Path:
+    """``monailabel.transform.writer.Writer`` for a 2D label (``write_itk``): the extension is
+    ``data["result_extension"]`` or the image's; the array is transposed (MONAI's (W, H) to the file's rows) and written
+    as it is, with no dtype given. PIL stands in for ITK, whose PNG and JPEG writers accept only 2D uint8/uint16."""
+    ext = data.get("result_extension") or Path(data["image_path"]).suffix
+    array = np.asarray(torch.as_tensor(data[key]).cpu().numpy())
+    if array.ndim != 2 or array.dtype not in (np.uint8, np.uint16):
+        raise RuntimeError(f"ITK cannot write a {array.ndim}D {array.dtype} label as {ext}")
+    out = path.with_suffix(ext)
+    Image.fromarray(array.transpose().copy()).save(out)
+    return out
+
+
 def _task_type(name: str) -> str:
     """``BundleInferTask._get_type`` without an explicit type."""
     name = name.lower()
@@ -130,6 +145,10 @@ class BundleInferReplay:
         spatial_shape = image.get("spatial_shape")
         self.dimension = len(spatial_shape) if spatial_shape else 3
         self.type = _task_type(path.name)
+        # BasicInferTask._config, updated with the bundle's displayable_configs (the request's defaults)
+        self.config = {"device": ["cpu"], "model_filename": ["model.pt"]}
+        if self.bundle_config.get("displayable_configs"):
+            self.config.update(self.bundle_config.get_parsed_content("displayable_configs", instantiate=True))
         sys.path.remove(str(path))
 
     def _update_device(self, data: dict) -> None:
@@ -181,7 +200,7 @@ class BundleInferReplay:
 
     def __call__(self, request: dict, load_strict: bool = True) -> tuple[dict, dict]:
         """Returns the data before the restore step and the final data handed to MONAI Label's writer."""
-        req = {"device": ["cpu"], "model_filename": ["model.pt"], **request}
+        req = {**copy.deepcopy(self.config), **request}
         req["device"] = "cpu"  # monailabel.utils.others.generic.name_to_device on a CPU machine
         data = copy.deepcopy(req)
         data.update({"image_path": req["image"]})
@@ -209,28 +228,36 @@ def test_bundle_infer_task_replay(name, tmp_path):
 
     image_file = _train_datalist(path, 1)[0]["image"]
     with Image.open(image_file) as img:
-        size = (img.height, img.width)
+        width, height = img.size
     before_restore, data = task({"image": image_file, "model": path.name})
 
-    # our postprocessing already returns the input image's size; MONAI Label's Restored is then a no-op
-    assert tuple(before_restore["pred"].shape[-2:]) == size
-    pred = data["pred"]
-    assert tuple(pred.shape) in ((1, *size), size), f"prediction {tuple(pred.shape)} for an image of size {size}"
-    values = set(torch.unique(torch.as_tensor(pred)).tolist())
+    # our postprocessing returns the label map at the input image's size, in MONAI's (W, H) order, uint8, without a
+    # channel: MONAI Label's Restored is then a no-op and its Writer writes a 2D PNG
+    assert tuple(before_restore["pred"].shape) == (width, height)
+    assert torch.as_tensor(data["pred"]).dtype == torch.uint8
+    assert tuple(data["pred"].shape) == (width, height), f"prediction {tuple(data['pred'].shape)} after Restored"
+    values = set(torch.unique(torch.as_tensor(data["pred"])).tolist())
     assert values <= {0, *task.labels.values()}, f"label map values {values}"
-    declared = json.loads((path / "configs" / "metadata.json").read_text())["network_data_format"]
-    post = (declared.get("post_processed_outputs") or {}).get(task.key_pred)
-    if post is not None:  # the metadata's description of the postprocessed prediction is truthful
-        assert torch.as_tensor(before_restore["pred"]).shape[0] == post["num_channels"]
+    assert data["result_extension"] == ".png"  # the bundle's displayable_configs: a PNG label for a JPG study too
+    written = _write_label(data, task.key_pred, tmp_path / "label")
+    assert written.suffix == ".png"
+    label = np.asarray(Image.open(written))
+    assert label.shape == (height, width) and label.dtype == np.uint8
 
-    # the label map agrees with the network's own prediction at the HR size, restored with nearest neighbours
+    # the label file agrees with the network's own prediction at the HR size, restored with nearest neighbours
     network = task._get_network("cpu", load_strict=True)
-    image = before_restore[task.key_image]
+    image = to_monai_spatial_order(before_restore[task.key_image])  # back to our (C, H, W)
     with torch.no_grad():
         hr_labels = network(torch.as_tensor(image)[None]).argmax(1, keepdim=True).float()
-    restored = torch.nn.functional.interpolate(hr_labels, size=size, mode="nearest")[0]
-    agreement = (restored == torch.as_tensor(pred).reshape(1, *size).float()).float().mean()
+    restored = torch.nn.functional.interpolate(hr_labels, size=(height, width), mode="nearest")[0, 0].numpy()
+    agreement = (restored == label).mean()
     assert agreement > 0.95, f"only {float(agreement):.3f} of the pixels agree with the HR prediction"
+
+
+def test_unconverted_label_fails_the_writer(tmp_path):
+    """The failure the conversion fixes: a (1, H, W) float label, as the postprocessing left it before."""
+    with pytest.raises(RuntimeError, match="cannot write a 3D float32"):
+        _write_label({"pred": torch.zeros(1, 4, 6), "image_path": "x.jpg"}, "pred", tmp_path / "label")
 
 
 @pytest.mark.parametrize("name", LABEL_BUNDLES)
@@ -242,7 +269,7 @@ def test_bundle_infer_task_non_strict_loading(name, tmp_path):
     image_file = _train_datalist(path, 1)[0]["image"]
     _, data = BundleInferReplay(path)({"image": image_file, "model": path.name}, load_strict=False)
     with Image.open(image_file) as img:
-        assert tuple(data["pred"].shape[-2:]) == (img.height, img.width)
+        assert tuple(data["pred"].shape) == img.size
 
 
 def _replay_bundle_train(path: Path, datalist: list[dict], request: dict, tiny: dict) -> None:
@@ -351,18 +378,44 @@ def test_bundle_train_task_replay_no_validation_mlflow(name, tmp_path):
 @pytest.mark.monailabel
 @pytest.mark.parametrize("name", LABEL_BUNDLES)
 def test_real_monailabel_bundle_tasks(name, tmp_path):
-    """The real MONAI Label tasks, when ``monailabel`` is installed."""
+    """The real MONAI Label tasks, writer included, when ``monailabel`` is installed (``.ci/monailabel_e2e.sh``
+    makes such an environment and also runs the real server)."""
     pytest.importorskip("monailabel", reason="monailabel is not installed (it needs torchvision)")
     from monailabel.tasks.infer.bundle import BundleInferTask
     from monailabel.tasks.train.bundle import BundleTrainTask
 
+    bare = _served_bundle(name, tmp_path / "bare")
+    (bare / "models" / "model.pt").unlink()
+    skipped = BundleInferTask(str(bare), {})
+    assert not skipped.is_valid()  # without weights MONAI Label skips the bundle (docs/ecosystem.md, section 4)
+    with pytest.raises(AttributeError, match="'BundleInferTask' object has no attribute"):
+        skipped.info()  # what /info/ and /infer/<name> then run into
+
     path = _served_bundle(name, tmp_path)
-    task = BundleInferTask(str(path), {}, skip_writer=True)
+    task = BundleInferTask(str(path), {})
     assert task.is_valid()
+    assert task.labels == {v.lower(): int(k) for k, v in
+                           json.loads((path / "configs" / "metadata.json").read_text())["network_data_format"]
+                           ["outputs"]["pred"]["channel_def"].items() if v.lower() != "background"}
     image_file = _train_datalist(path, 1)[0]["image"]
-    data = task({"image": image_file, "device": "cpu", "model": path.name})
     with Image.open(image_file) as img:
-        assert tuple(data["pred"].shape[-2:]) == (img.height, img.width)
+        width, height = img.size
+    # MONAI Label 0.8.5 returns (label file, result json); with skip_writer=True it would return (None, data)
+    label_file, result = task({"image": image_file, "device": "cpu", "model": path.name})
+    assert isinstance(label_file, str) and label_file.endswith(".png"), label_file
+    assert result["label_names"] == task.labels
+    label = np.asarray(Image.open(label_file))
+    assert label.shape == (height, width) and label.dtype == np.uint8
+    assert set(np.unique(label).tolist()) <= {0, *task.labels.values()}
+    # aligned with the bundle's own folder inference on the same image
+    out = tmp_path / "own"
+    parser = ConfigParser()
+    parser.read_config(str(path / "configs" / "inference.json"))
+    parser.update({"bundle_root": str(path), "input_dir": [image_file], "output_dir": str(out),
+                   "device": "$torch.device('cpu')"})
+    parser.get_parsed_content("run")
+    own = np.asarray(Image.open(out / f"{Path(image_file).stem}_mask.png")) > 0
+    np.testing.assert_array_equal(label > 0, own)
 
     tiny = _tiny(name)
     train_path = _served_bundle(name, tmp_path / "train", train_overrides=tiny)

@@ -198,3 +198,30 @@ def test_from_a_bundle_inference_config(image_folder, tmp_path):
     with pytest.raises(RuntimeError) as info:
         monai.bundle.run(run_id="inference", config_file=str(config_file), fail_on_error=True)
     assert isinstance(info.value.__cause__, FolderInferenceError)
+
+
+def test_segmentation_writer_reads_monai_order_the_same(tmp_path):
+    """A (W, H) uint8 label map with (C, W, H) probabilities (the bundles' postprocessing output, MONAI's order)
+    gives the same files as (1, H, W) with (C, H, W) in our order."""
+    from monai_ext.engines import SegmentationPNGWriter
+    from monai_ext.transforms import to_monai_spatial_order
+
+    rng = np.random.default_rng(3)
+    prob = torch.from_numpy(rng.random((2, 5, 7)).astype(np.float32))
+    prob = prob / prob.sum(0, keepdim=True)
+    label = prob.argmax(0, keepdim=True)
+    (tmp_path / "ours").mkdir()
+    (tmp_path / "monai").mkdir()
+    ours = SegmentationPNGWriter()({"pred": label, "prob": prob}, str(tmp_path / "ours"), "x")
+    converted = SegmentationPNGWriter(transpose=True)(
+        {"pred": to_monai_spatial_order(label)[0].to(torch.uint8), "prob": to_monai_spatial_order(prob)},
+        str(tmp_path / "monai"), "x")
+    for suffix in ("_mask.png", "_prob.png"):
+        a = np.asarray(Image.open(tmp_path / "ours" / f"x{suffix}"))
+        b = np.asarray(Image.open(tmp_path / "monai" / f"x{suffix}"))
+        assert a.shape == (5, 7)
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(np.asarray(Image.open(ours)), label[0].numpy().astype(np.uint8) * 255)
+    np.testing.assert_array_equal(np.asarray(Image.open(converted)), np.asarray(Image.open(ours)))
+    with pytest.raises(ValueError, match=r"\(C, H, W\) or \(H, W\)"):
+        SegmentationPNGWriter()({"pred": torch.zeros(5)}, str(tmp_path), "y")
