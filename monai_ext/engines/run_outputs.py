@@ -225,7 +225,9 @@ class TrainingSummaryHandler:
         empty_message: str = "the model predicts no foreground",
         evaluate_config: str = "configs/evaluate.json",
         selection: str = "best",
+        ckpt_key: str = "ckpt_path",
     ) -> None:
+        self.ckpt_key = ckpt_key
         if selection not in ("best", "final"):
             raise ValueError(f"selection must be 'best' or 'final', got {selection!r}")
         self.selection = selection
@@ -259,7 +261,7 @@ class TrainingSummaryHandler:
         command = f'python -m monai.bundle run --config_file "{configs}"'
         default = os.path.join(self.bundle_root, "models", self.model_filename)
         if os.path.abspath(model_path) != os.path.abspath(default):
-            command += f" --ckpt_path {_short(model_path)}"
+            command += f" --{self.ckpt_key} {_short(model_path)}"
         return command
 
     def on_completed(self, engine: Engine) -> None:
