@@ -17,9 +17,9 @@ checks the same thing:
 
 Command line (run from the repository root)::
 
-    python -m monai_ext.bundle.zoo_ci --write-large-files bundles/ds2f      # (re)hash models/model.pt into the yml
-    python -m monai_ext.bundle.zoo_ci --check bundles/ds2f bundles/ss_maf     # all checks above, exit 1 on a problem
-    python -m monai_ext.bundle.zoo_ci --requirements bundles/ds2f -o requirements_ds2f.txt
+    python -m monai_ext.bundle --write-large-files bundles/ds2f      # (re)hash models/model.pt into the yml
+    python -m monai_ext.bundle --check bundles/ds2f bundles/ss_maf     # all checks above, exit 1 on a problem
+    python -m monai_ext.bundle --requirements bundles/ds2f -o requirements_ds2f.txt
 """
 
 from __future__ import annotations
@@ -186,7 +186,7 @@ _LARGE_FILES_HEADER = """\
 # download_large_files). In the monai_ext repository the files are committed next to this file; a model-zoo copy of
 # the bundle leaves them out (the zoo's 1024 KB file-size rule) and its CI downloads them from `url`, checking
 # `hash_val`. An entry without hash_val: the file is not trained yet.
-# Regenerate after changing a file: python -m monai_ext.bundle.zoo_ci --write-large-files bundles/{bundle}
+# Regenerate after changing a file: python -m monai_ext.bundle --write-large-files bundles/{bundle}
 """
 
 
@@ -237,7 +237,7 @@ def large_file_problems(bundle_dir: str | os.PathLike) -> list[str]:
     except (ValueError, yaml.YAMLError) as exc:
         return [f"{path}: {exc}"]
     problems = []
-    regenerate = f"python -m monai_ext.bundle.zoo_ci --write-large-files {bundle_dir}"
+    regenerate = f"python -m monai_ext.bundle --write-large-files {bundle_dir}"
     for i, entry in enumerate(entries):
         if not isinstance(entry, dict) or not entry.get("path") or not entry.get("url"):
             problems.append(f"{path}: entry {i} needs 'path' and 'url'")
@@ -355,7 +355,7 @@ def premerge_problems(bundle_dir: str | os.PathLike) -> list[str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line: ``--write-large-files``, ``--check`` and ``--requirements`` on bundle folders."""
-    parser = argparse.ArgumentParser(prog="python -m monai_ext.bundle.zoo_ci", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m monai_ext.bundle", description=__doc__.split("\n\n")[0])
     parser.add_argument("bundles", nargs="+", help="bundle folders, e.g. bundles/ds2f")
     action = parser.add_mutually_exclusive_group(required=True)
     action.add_argument("--write-large-files", action="store_true", help="(re)write large_files.yml with hashes")
