@@ -20,6 +20,7 @@ import math
 import os
 import shutil
 import subprocess
+import sys
 import time
 from typing import Any
 
@@ -34,6 +35,7 @@ __all__ = [
     "git_tracked_files",
     "shipped_weights",
     "training_ckpt_dir",
+    "running_in_monailabel",
     "fresh_output_dir",
     "ValidationHandler",
     "TrainingSummaryHandler",
@@ -85,25 +87,43 @@ def shipped_weights(models_dir: str | os.PathLike) -> list[str]:
     return sorted(os.path.join(os.fspath(models_dir), name) for name in present & tracked)
 
 
+def running_in_monailabel() -> bool:
+    """True inside a MONAI Label server's training (the server imports ``monailabel`` and runs the bundle in-process;
+    its multi-GPU path runs ``torchrun ... --config_file "['.../configs/monailabel_train.json', ...]"``)."""
+    return "monailabel" in sys.modules or any("monailabel_train.json" in str(arg) for arg in sys.argv)
+
+
 def training_ckpt_dir(
-    bundle_root: str | os.PathLike, run_dir: str | os.PathLike | None = None, overwrite_weights: bool = False
+    bundle_root: str | os.PathLike,
+    run_dir: str | os.PathLike | None = None,
+    overwrite_weights: bool = False,
+    monailabel: bool | None = None,
 ) -> str:
     """The folder a training run writes its checkpoints and best model to.
 
     ``<bundle_root>/models`` (where MONAI Label and the model zoo expect ``model.pt``) unless that folder holds
     weights tracked by git: then ``run_dir`` (default ``<bundle_root>/runs/train``), so that training never replaces
-    the shipped weights. ``overwrite_weights=True`` always returns ``models``. The choice is logged.
+    the shipped weights. ``overwrite_weights=True`` always returns ``models``, and so does training started by a MONAI
+    Label server (its ``/train`` request fine-tunes ``models/model.pt`` and then serves the result). The choice is
+    logged.
 
     Args:
         bundle_root: the bundle folder.
         run_dir: the run folder used when the shipped weights are protected.
         overwrite_weights: write into ``models/`` even when it holds tracked (shipped) weights.
+        monailabel: whether MONAI Label runs the training; None detects it (:func:`running_in_monailabel`).
     """
     models_dir = os.path.join(os.fspath(bundle_root), "models")
     run_dir = os.fspath(run_dir) if run_dir else os.path.join(os.fspath(bundle_root), "runs", "train")
     shipped = shipped_weights(models_dir)
     if not shipped:
         logger.info(f"training writes its checkpoints and best model to {models_dir}")
+        return models_dir
+    if running_in_monailabel() if monailabel is None else monailabel:
+        logger.warning(
+            f"MONAI Label training: writes to {models_dir}, the model the server serves, replacing the shipped weights "
+            f"{', '.join(shipped)} (restore them with `git checkout -- {models_dir}`)"
+        )
         return models_dir
     if overwrite_weights:
         logger.warning(

@@ -97,6 +97,12 @@ def test_training_ckpt_dir_rules(tmp_path):
     assert training_ckpt_dir(bundle) == str(bundle / "runs" / "train")
     assert training_ckpt_dir(bundle, tmp_path / "elsewhere") == str(tmp_path / "elsewhere")
     assert training_ckpt_dir(bundle, overwrite_weights=True) == str(bundle / "models")
+    # MONAI Label's /train fine-tunes the served models/model.pt, also through a link into the repository
+    link = tmp_path / "app" / "model" / "retina_vessel_segmentation_ds2f"
+    link.parent.mkdir(parents=True)
+    link.symlink_to(bundle)
+    assert training_ckpt_dir(link, monailabel=False) == str(link / "runs" / "train")
+    assert training_ckpt_dir(link, monailabel=True) == str(link / "models")
 
 
 @pytest.mark.parametrize("name", ["ds2f", "ss_maf", "saliency_sr", "sai_diagnosis"])
