@@ -333,6 +333,10 @@ class AtomicCheckpointSaver(CheckpointSaver):
             if checkpoint is not None:
                 fixed = getattr(checkpoint.save_handler, "filename", None)
                 checkpoint.save_handler = AtomicDiskSaver(self.save_dir, filename=fixed)
+        interval = self._interval_checkpoint
+        if interval is not None and "checkpoint" in str(interval.filename_prefix):
+            # ignite inserts the object name ("checkpoint") after the prefix: checkpoint_checkpoint_epoch=3.pt
+            interval.filename_pattern = "{filename_prefix}_{score_name}={score}.{ext}"
 
     def attach(self, engine: Engine) -> None:
         if self.engine_key is not None:

@@ -39,6 +39,7 @@ __all__ = [
     "fresh_output_dir",
     "ValidationHandler",
     "TrainingSummaryHandler",
+    "log_epoch_metrics",
 ]
 
 logger = logging.getLogger("monai_ext")
@@ -208,6 +209,37 @@ class ValidationHandler(_MonaiValidationHandler):
         engine.add_event_handler(Events.EPOCH_COMPLETED(event_filter=due), self)
         if self.exec_at_start:
             engine.add_event_handler(Events.STARTED, self)
+
+
+def _format_metric(value: Any) -> str:
+    try:
+        import torch
+
+        if isinstance(value, torch.Tensor):
+            value = value.item() if value.numel() == 1 else value.tolist()
+    except ImportError:  # pragma: no cover
+        pass
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return str(value)
+    return f"{value:.4f}"
+
+
+def log_epoch_metrics(engine: Engine, logger_name: str = "monai_ext") -> str:
+    """Log the engine's metrics as one line, ``name: value`` pairs separated by `` | `` (scalars with 4 decimals,
+    nested dicts flattened with ``/``). For ``StatsHandler(epoch_print_logger=...)``: MONAI's own line runs a
+    non-scalar value into the next name. Returns the line."""
+
+    def flat(prefix: str, value: Any):
+        if isinstance(value, dict):
+            for key, sub in value.items():
+                yield from flat(f"{prefix}/{key}" if prefix else str(key), sub)
+        else:
+            yield prefix, value
+
+    pairs = [f"{name}: {_format_metric(value)}" for name, value in flat("", dict(engine.state.metrics))]
+    line = f"Epoch[{engine.state.epoch}] Metrics -- " + " | ".join(pairs)
+    logging.getLogger(logger_name).info(line)
+    return line
 
 
 def _short(path: str) -> str:

@@ -36,7 +36,7 @@ SMALL_NETWORKS = {
     "saliency_sr": {"num_channels": 16, "num_res_blocks": 2},
     "sai_diagnosis": {"upscale_factor": 2},
 }
-#: required keys of meta_schema_20240725.json as listed in ../shared/specs/bundle_conventions.md (section 1(b)).
+#: required keys of the official meta_schema_20240725.json.
 REQUIRED_KEYS_20240725 = [
     "schema", "version", "monai_version", "pytorch_version", "numpy_version", "required_packages_version", "task",
     "description", "authors", "copyright", "network_data_format",
@@ -333,8 +333,13 @@ def test_zoo_lint_settings_on_bundle_scripts(tmp_path):
 def test_wheel_satisfies_the_bundle_requirement(tmp_path):
     """`pip wheel` builds monai_ext at the pinned version; pip resolves the pin from that folder alone (offline)."""
     wheels = tmp_path / "wheels"
+    source = tmp_path / "source"  # setuptools writes build/ and *.egg-info into the source folder: use a copy
+    source.mkdir()
+    for name in ("setup.cfg", "pyproject.toml", "README.md", "LICENSE"):
+        shutil.copy2(REPO / name, source / name)
+    shutil.copytree(REPO / "monai_ext", source / "monai_ext", ignore=shutil.ignore_patterns("__pycache__"))
     build = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w",
-                            str(wheels), str(REPO)], capture_output=True, text=True, timeout=600)
+                            str(wheels), str(source)], capture_output=True, text=True, timeout=600)
     if build.returncode != 0 and "No module named" in build.stderr:
         pytest.skip(f"cannot build a wheel here: {build.stderr.strip().splitlines()[-1]}")
     assert build.returncode == 0, build.stderr[-3000:]
