@@ -3,8 +3,8 @@
 
 The reference evaluation (imed_vision ``comm/metrics/metric.py`` and ``vessel_segmentation_evaluation.py``) takes
 ``argmax`` over the class channels, accumulates **one confusion matrix over all pixels of all test images**
-(dataset-pooled, "micro") and reports the scores of the foreground class. PR-AUC is the trapezoidal area under the precision-recall curve of the foreground probabilities,
-pooled over all pixels of all images.
+(dataset-pooled, "micro") and reports the scores of the foreground class. PR-AUC is the trapezoidal area under the
+precision-recall curve of the foreground probabilities, pooled over all pixels of all images.
 
 This module provides:
 
