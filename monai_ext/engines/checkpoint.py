@@ -81,7 +81,7 @@ def missing_weights_message(path: str | os.PathLike) -> str:
     """The message for a missing weights file: which file, and the command that trains the bundle it belongs to."""
     path = os.fspath(path)
     bundle = _bundle_of(path)
-    message = f"no weights at {path!r}"
+    message = f"no weights at {path!r} (the file does not exist)"
     if bundle is None:
         return message + ": train the model first, or give the weights file (e.g. --ckpt_path /path/to/model.pt)"
     rel = os.path.relpath(bundle)

@@ -229,7 +229,9 @@ def test_inference_without_weights_says_train_first(tmp_path):
     assert result.returncode != 0
     tail = _last_lines(result.stdout, 4).splitlines()
     assert tail[0].startswith("monai_ext: stopped by a problem")
-    assert tail[1] == "MissingWeightsError: no weights at 'bundles/ds2f/models/model.pt': train first with"
+    assert tail[1] == (
+        "MissingWeightsError: no weights at 'bundles/ds2f/models/model.pt' (the file does not exist): train first with"
+    )
     assert tail[2] == "  python -m monai.bundle run training --config_file bundles/ds2f/configs/train.json"
     assert tail[3].startswith("or give trained weights with --ckpt_path")
     assert "Traceback" not in result.stdout
