@@ -111,7 +111,8 @@ def _image_notes(
         notes.append(
             Finding(
                 path,
-                f"grayscale image: replicated to {num_channels} channels by LoadFundusImaged(num_channels={num_channels})",
+                f"grayscale image: replicated to {num_channels} channels by "
+                f"LoadFundusImaged(num_channels={num_channels})",
             )
         )
     height, width = decoded.spatial_shape
