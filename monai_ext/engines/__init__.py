@@ -12,7 +12,7 @@ from .checkpoint import (
     UnsafeCheckpointError, atomic_torch_save, missing_weights_message, restore_objects, safe_load_checkpoint,
 )
 from .run_outputs import (
-    TrainingOutputError, TrainingSummaryHandler, ValidationHandler, fresh_output_dir, git_tracked_files,
+    TrainingOutputError, TrainingSummaryHandler, ValidationHandler, git_tracked_files,
     log_epoch_metrics, running_in_monailabel, shipped_weights, training_ckpt_dir,
 )
 from .seeding import EpochSeedHandler, epoch_seed, make_generator, seed_everything, seed_worker

@@ -18,7 +18,6 @@ import glob
 import logging
 import math
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -36,7 +35,6 @@ __all__ = [
     "shipped_weights",
     "training_ckpt_dir",
     "running_in_monailabel",
-    "fresh_output_dir",
     "ValidationHandler",
     "TrainingSummaryHandler",
     "log_epoch_metrics",
@@ -139,36 +137,6 @@ def training_ckpt_dir(
         f"{', '.join(shipped)} are kept (--overwrite_weights true would replace them)"
     )
     return run_dir
-
-
-def fresh_output_dir(path: str | os.PathLike, marker: str = "summary.json") -> str:
-    """Empty ``path`` of a previous evaluation's outputs and return it (created when missing).
-
-    Only a folder that looks like an earlier output (holds ``marker`` or nothing but files this project writes:
-    ``*.json``, ``*.csv``, ``*.png``) is emptied; anything else raises :class:`TrainingOutputError` rather than
-    deleting a user's files.
-    """
-    path = os.fspath(path)
-    if os.path.isfile(path):
-        raise TrainingOutputError(f"output folder {path!r} is a file")
-    if os.path.isdir(path) and os.listdir(path):
-        entries = os.listdir(path)
-        ours = all(
-            e.endswith((".json", ".csv", ".png", ".txt")) or os.path.isdir(os.path.join(path, e)) for e in entries
-        )
-        if marker not in entries and not ours:
-            raise TrainingOutputError(
-                f"output folder {path!r} is not empty and does not look like an earlier evaluation output; "
-                "give an empty or new folder"
-            )
-        for entry in entries:
-            full = os.path.join(path, entry)
-            if os.path.isdir(full) and not os.path.islink(full):
-                shutil.rmtree(full)
-            else:
-                os.remove(full)
-    os.makedirs(path, exist_ok=True)
-    return path
 
 
 class ValidationHandler(_MonaiValidationHandler):

@@ -334,3 +334,40 @@ def test_ss_maf_one_epoch_saves_a_model_and_reports_it(tmp_path):
     assert "evaluate it with: python -m monai.bundle run --config_file" in tail
     if "val_iou = 0.0000" in tail:  # an untrained exudate model usually predicts nothing: it must say so
         assert "WARNING - the saved model scores val_iou = 0.0000: the model predicts no hard exudates" in tail
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# 8. evaluation folder per run, overlay legend
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def test_evaluation_report_replaces_the_previous_run_and_has_a_legend(tmp_path, caplog):
+    from types import SimpleNamespace
+
+    import torch
+
+    from monai_ext.metrics import EvaluationReportHandler
+    from monai_ext.metrics.reports import GT_COLOR, OVERLAP_COLOR, PRED_COLOR
+
+    (tmp_path / "overlays").mkdir()
+    (tmp_path / "overlays" / "old_image_overlay.png").write_bytes(b"stale")
+    (tmp_path / "metrics.csv").write_text("stale\n")
+    (tmp_path / "notes.txt").write_text("a user's file\n")
+    report = EvaluationReportHandler(tmp_path, num_overlays=1)
+    report.start()
+    assert not (tmp_path / "metrics.csv").exists() and not any((tmp_path / "overlays").iterdir())
+    assert (tmp_path / "notes.txt").is_file()  # only our own outputs are removed
+    label = torch.zeros(1, 4, 4)
+    label[0, :2] = 1
+    pred = torch.zeros(2, 4, 4)
+    pred[1, :, :2] = 5.0
+    engine = SimpleNamespace(state=SimpleNamespace(output=[{"pred": pred, "label": label}], batch=[{"id": "new"}]))
+    report(engine)
+    with caplog.at_level("INFO", logger="monai_ext"):
+        report.write()
+    assert sorted(p.name for p in (tmp_path / "overlays").iterdir()) == ["new_overlay.png"]
+    assert f"evaluation report written to {tmp_path}" in caplog.text
+    legend = np.asarray(Image.open(tmp_path / "overlay_legend.png").convert("RGB"))
+    for colour in (GT_COLOR, PRED_COLOR, OVERLAP_COLOR):
+        assert (legend == colour).all(-1).sum() >= 15 * 15, colour  # a swatch of each overlay colour
+    assert "green: ground truth only" in Image.open(tmp_path / "overlays" / "new_overlay.png").text["Description"]
