@@ -7,3 +7,8 @@ Networks, losses, transforms, dataset layouts and metrics shared by the bundles 
 from __future__ import annotations
 
 __version__ = "0.1.0"
+
+from .utils.errors import install_excepthook as _install_excepthook
+
+# uncaught data / weights errors of a `python -m monai.bundle run ...` end with their own short message
+_install_excepthook()

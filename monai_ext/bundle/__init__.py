@@ -13,3 +13,8 @@ from .export import (
     verify_network_shapes,
 )
 from .package import load_zipped_bundle, package_bundle, zipped_bundle_name
+from .zoo_ci import (
+    LARGE_FILES_NAME, ZOO_MAX_FILE_KB, bundle_requirements, large_file_entry, large_file_problems, precommit_problems,
+    premerge_problems, read_large_files, requirement_problems, sha256_of, verify_min_problems, write_large_files,
+    write_requirements,
+)

@@ -109,8 +109,8 @@ def zoo_compliance_problems(
 
     Checked: ``LICENSE``, ``configs/metadata.json``, an inference config, ``docs/README.md`` (model card) and, with
     ``require_weights``, ``models/model.pt``; ``version`` present in ``changelog``; the ``schema`` URL names
-    ``meta_schema_20240725.json``; ``required_packages_version`` equals ``optional_packages_version`` (the zoo's
-    requirement script reads both); each input tensor has ``spatial_dims`` spatial entries, each output tensor
+    ``meta_schema_20240725.json``; ``required_packages_version`` is a mapping and the deprecated
+    ``optional_packages_version`` is absent; each input tensor has ``spatial_dims`` spatial entries, each output tensor
     ``spatial_dims`` or none (class scores), and any ``channel_def`` agrees with ``num_channels``; the first output has a ``channel_def`` (MONAI Label's labels);
     the ids of the zoo's preferred keys and MONAI Label's overrides exist in ``inference.json`` and ``train.json``.
 
@@ -147,13 +147,13 @@ def zoo_compliance_problems(
         schema = str(metadata.get("schema", ""))
         if not schema.endswith("/" + META_SCHEMA_NAME):
             problems.append(f"{meta_file}: 'schema' is {schema!r}, expected a URL ending in {META_SCHEMA_NAME}")
-        required = metadata.get("required_packages_version")
-        optional = metadata.get("optional_packages_version")
-        if required != optional:
+        if "optional_packages_version" in metadata:
             problems.append(
-                f"{meta_file}: 'optional_packages_version' should repeat 'required_packages_version' (the zoo's "
-                f"requirement script reads both), got {optional!r} vs {required!r}"
+                f"{meta_file}: 'optional_packages_version' is MONAI's deprecated name of 'required_packages_version' "
+                "(MONAI warns on every load; the zoo's requirement step lists both keys, so packages come twice)"
             )
+        if not isinstance(metadata.get("required_packages_version"), dict):
+            problems.append(f"{meta_file}: 'required_packages_version' must map package names to versions")
         formats = {k: v for k, v in metadata.items() if k.endswith("_data_format")}
         if "network_data_format" not in formats:
             problems.append(f"{meta_file}: missing 'network_data_format'")

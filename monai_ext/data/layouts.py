@@ -40,6 +40,8 @@ from .readers import IMAGE_SUFFIXES
 
 __all__ = [
     "SPLITS",
+    "SPLIT_FOLDER_ALIASES",
+    "split_folder_names",
     "DatasetLayout",
     "register_layout",
     "list_datasets",
@@ -256,21 +258,46 @@ def require_dir(path: str | Path | None, dataset: str, layout: str) -> Path:
     return folder
 
 
+#: common alternative names of split folders in re-packed dataset copies; accepted when exactly one is present.
+SPLIT_FOLDER_ALIASES = {
+    "training": ("training", "train"),
+    "train": ("train", "training"),
+    "test": ("test", "testing"),
+    "testing": ("testing", "test"),
+    "valid": ("valid", "val", "validation"),
+    "val": ("val", "valid", "validation"),
+}
+
+
+def split_folder_names(name: str) -> list[str]:
+    """``name`` and its common alternatives (``test``/``testing``, ``train``/``training``, ``val``/``valid``)."""
+    return list(SPLIT_FOLDER_ALIASES.get(name.lower(), (name,)))
+
+
 def find_child_dir(parent: Path, names: Iterable[str], dataset: str, layout: str, required: bool = True) -> Path | None:
     """The sub-folder of ``parent`` whose name matches one of ``names``.
 
     Names match ignoring case, spaces and punctuation (``"2. All Segmentation Groundtruths"`` matches
-    ``"2_all_segmentation_groundtruths"``), a common quirk of re-packed archives.
+    ``"2_all_segmentation_groundtruths"``), a common quirk of re-packed archives. When several sub-folders match
+    different names (e.g. both ``test`` and ``testing`` exist) the choice would be a guess, so a
+    :class:`DatasetLayoutError` is raised instead.
     """
     names = list(names)
     if parent.is_dir():
         wanted = {_normalised(n) for n in names}
-        for child in sorted(parent.iterdir()):
-            if child.is_dir() and _normalised(child.name) in wanted:
-                return child
+        found = [child for child in sorted(parent.iterdir()) if child.is_dir() and _normalised(child.name) in wanted]
+        if len(found) > 1 and len({_normalised(c.name) for c in found}) > 1:
+            raise layout_error(
+                parent, f"ambiguous: both {' and '.join(repr(c.name) for c in found)} exist; keep one", dataset, layout
+            )
+        if found:
+            return found[0]
     if not required:
         return None
-    raise layout_error(parent / names[0], "folder not found", dataset, layout)
+    accepted = f" (also accepted: {', '.join(repr(n) for n in names[1:])})" if len(names) > 1 else ""
+    present = sorted(c.name for c in parent.iterdir() if c.is_dir()) if parent.is_dir() else []
+    seen = f"; sub-folders found: {', '.join(present)}" if present else ""
+    raise layout_error(parent / names[0], f"folder not found{accepted}{seen}", dataset, layout)
 
 
 def descend_into(root: Path, names: Iterable[str]) -> Path:

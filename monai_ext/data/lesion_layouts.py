@@ -19,6 +19,7 @@ from .layouts import (
     Pairing,
     descend_into,
     find_child_dir,
+    split_folder_names,
     layout_error,
     list_image_files,
     natural_key,
@@ -173,7 +174,8 @@ def idrid_ex_512(
     """
     _check_split(split)
     root = require_dir(dataset_dir or embedded_dataset_dir("idrid_ex_512"), "idrid_ex_512", IDRID_512_LAYOUT)
-    part_dir = find_child_dir(root, ["test" if split == "test" else "train"], "idrid_ex_512", IDRID_512_LAYOUT)
+    part_names = split_folder_names("test" if split == "test" else "train")
+    part_dir = find_child_dir(root, part_names, "idrid_ex_512", IDRID_512_LAYOUT)
     images = list_image_files(find_child_dir(part_dir, ["images"], "idrid_ex_512", IDRID_512_LAYOUT), "idrid_ex_512",
                               IDRID_512_LAYOUT)
     mask_dir = find_child_dir(part_dir, ["masks"], "idrid_ex_512", IDRID_512_LAYOUT)
@@ -289,7 +291,8 @@ def ddr(
     types, single = _lesion_list(lesion, LESION_TYPES)
     root = require_dir(dataset_dir, "DDR", DDR_LAYOUT)
     root = descend_into(descend_into(root, ["DDR-dataset", "DDR dataset"]), ["lesion_segmentation"])
-    part_dir = find_child_dir(root, [{"train": "train", "val": "valid", "test": "test"}[split]], "DDR", DDR_LAYOUT)
+    part_names = split_folder_names({"train": "train", "val": "valid", "test": "test"}[split])
+    part_dir = find_child_dir(root, part_names, "DDR", DDR_LAYOUT)
     images = list_image_files(find_child_dir(part_dir, ["image"], "DDR", DDR_LAYOUT), "DDR", DDR_LAYOUT)
     label_root = find_child_dir(part_dir, ["label"], "DDR", DDR_LAYOUT)
     pairing = Pairing("DDR", DDR_LAYOUT, strict)

@@ -97,7 +97,9 @@ def _distinct_values(plane: np.ndarray) -> np.ndarray:
     return np.unique(plane)
 
 
-def _image_notes(path: str, decoded: DecodedImage, large_image_pixels: int) -> list[Finding]:
+def _image_notes(
+    path: str, decoded: DecodedImage, large_image_pixels: int, num_channels: int | None = 3
+) -> list[Finding]:
     notes = []
     if decoded.alpha_dropped:
         notes.append(Finding(path, f"{decoded.mode} image: alpha channel dropped"))
@@ -105,8 +107,14 @@ def _image_notes(path: str, decoded: DecodedImage, large_image_pixels: int) -> l
         notes.append(Finding(path, "16-bit image: values divided by 257 to [0, 255]"))
     if decoded.is_palette:
         notes.append(Finding(path, "palette image: colours resolved through the palette"))
-    if decoded.array.shape[-1] == 1:
-        notes.append(Finding(path, "grayscale image: replicated to 3 channels by LoadFundusImaged(num_channels=3)"))
+    if decoded.array.shape[-1] == 1 and num_channels is not None and num_channels > 1:
+        notes.append(
+            Finding(
+                path,
+                f"grayscale image: replicated to {num_channels} channels by "
+                f"LoadFundusImaged(num_channels={num_channels})",
+            )
+        )
     height, width = decoded.spatial_shape
     if height * width > large_image_pixels:
         notes.append(Finding(path, f"very large image ({width}x{height} pixels)"))
@@ -186,6 +194,7 @@ def validate_dataset(
     max_image_pixels: int | None = DEFAULT_MAX_IMAGE_PIXELS,
     large_image_pixels: int = LARGE_IMAGE_PIXELS,
     num_classes: int | None = None,
+    num_channels: int | None = 3,
 ) -> ValidationReport:
     """Check every image/mask pair of a data list and report all problems at once.
 
@@ -198,6 +207,8 @@ def validate_dataset(
         binary_masks: check that masks hold two values (0/1 or 0/255); switch off for multi-class masks.
         max_image_pixels: PIL decompression-bomb limit while decoding; ``None`` disables it.
         large_image_pixels: images above this many pixels get a "very large image" note.
+        num_channels: channels the bundle loads images with (its ``in_channels``); grayscale images get a
+            "replicated" note only when this is more than 1. Defaults to 3.
         num_classes: for classification data lists (an integer class index under the first of ``label_keys``):
             report labels that are not integers in ``[0, num_classes)``. None (default) does not check them.
 
@@ -230,7 +241,7 @@ def validate_dataset(
         known = image_path in cache
         image = _decode(image_path, max_image_pixels, report, cache)
         if image is not None and not known:
-            report.notes.extend(_image_notes(image_path, image, large_image_pixels))
+            report.notes.extend(_image_notes(image_path, image, large_image_pixels, num_channels))
         if require_labels and label_keys and label_keys[0] not in entry:
             report.problems.append(Finding(image_path, f"image without mask (no {label_keys[0]!r} in the data list)"))
         if num_classes is not None and label_keys and label_keys[0] in entry:
@@ -280,8 +291,12 @@ def ensure_valid_dataset(*datalists: Iterable[dict], name: str = "dataset", **kw
     combined = [entry for datalist in datalists for entry in datalist]
     report = validate_dataset(combined, **kwargs)
     logger = logging.getLogger(__name__)
+    grouped: dict[str, list[str]] = {}
     for note in report.notes:
-        logger.info(f"{name}: {note}")
+        grouped.setdefault(note.message, []).append(str(note.path))
+    for message, paths in grouped.items():
+        where = paths[0] if len(paths) == 1 else f"{len(paths)} files, e.g. {paths[0]}"
+        logger.info(f"{name}: {message} ({where})")
     if not report.ok:
         raise DataError(f"{name} failed validation before training:\n{report}")
     logger.info(f"{name}: {report.num_entries} entries checked, no problem found")

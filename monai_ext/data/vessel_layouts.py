@@ -18,6 +18,7 @@ from .layouts import (
     Pairing,
     descend_into,
     find_child_dir,
+    split_folder_names,
     layout_error,
     list_image_files,
     natural_key,
@@ -110,7 +111,7 @@ def drive(
         raise ValueError(f"DRIVE annotator must be 1 or 2, got {annotator!r}")
     root = descend_into(require_dir(dataset_dir, "DRIVE", DRIVE_LAYOUT), ["DRIVE"])
     part = "test" if split == "test" else "training"
-    part_dir = find_child_dir(root, [part], "DRIVE", DRIVE_LAYOUT)
+    part_dir = find_child_dir(root, split_folder_names(part), "DRIVE", DRIVE_LAYOUT)
     images = _by_key(
         list_image_files(find_child_dir(part_dir, ["images"], "DRIVE", DRIVE_LAYOUT), "DRIVE", DRIVE_LAYOUT),
         rf"(\d+)_{part}\.tiff?",
@@ -398,7 +399,7 @@ def fives(
     _check_split(split)
     root = descend_into(require_dir(dataset_dir, "FIVES", FIVES_LAYOUT), ["FIVES"])
     part = "test" if split == "test" else "train"
-    part_dir = find_child_dir(root, [part], "FIVES", FIVES_LAYOUT)
+    part_dir = find_child_dir(root, split_folder_names(part), "FIVES", FIVES_LAYOUT)
     images = list_image_files(find_child_dir(part_dir, ["Original"], "FIVES", FIVES_LAYOUT), "FIVES", FIVES_LAYOUT)
     label_dir = find_child_dir(part_dir, ["Ground truth", "Ground_truth", "GroundTruth"], "FIVES", FIVES_LAYOUT)
     labels = _match_stems(list_image_files(label_dir, "FIVES", FIVES_LAYOUT))

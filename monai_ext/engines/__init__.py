@@ -8,8 +8,12 @@ from .prepare_batch import DualStreamPrepareBatch
 from .gan import SRGanDiscriminatorLoss, SRGanGeneratorLoss, SRGanTrainer, SRPrepareBatch, gan_loss_terms, gaussian_downsample
 from ..utils.paths import UnsafeOutputPathError, output_name_from_path, safe_output_path, sanitize_output_name
 from .checkpoint import (
-    AtomicCheckpointSaver, AtomicDiskSaver, CheckpointReadError, SafeCheckpointLoader, UnsafeCheckpointError,
-    atomic_torch_save, restore_objects, safe_load_checkpoint,
+    AtomicCheckpointSaver, AtomicDiskSaver, CheckpointReadError, MissingWeightsError, SafeCheckpointLoader,
+    UnsafeCheckpointError, atomic_torch_save, missing_weights_message, restore_objects, safe_load_checkpoint,
+)
+from .run_outputs import (
+    TrainingOutputError, TrainingSummaryHandler, ValidationHandler, git_tracked_files,
+    log_epoch_metrics, running_in_monailabel, shipped_weights, training_ckpt_dir,
 )
 from .seeding import EpochSeedHandler, epoch_seed, make_generator, seed_everything, seed_worker
 from .resume import CheckpointInfo, ResumeFromCheckpoint, find_checkpoints, find_latest_checkpoint

@@ -35,6 +35,8 @@ from monai.networks.utils import copy_model_state
 __all__ = [
     "UnsafeCheckpointError",
     "CheckpointReadError",
+    "MissingWeightsError",
+    "missing_weights_message",
     "safe_load_checkpoint",
     "restore_objects",
     "SafeCheckpointLoader",
@@ -59,6 +61,36 @@ class UnsafeCheckpointError(ValueError):
 
 class CheckpointReadError(ValueError):
     """A checkpoint file cannot be read: missing, empty, truncated or not a PyTorch checkpoint."""
+
+
+class MissingWeightsError(CheckpointReadError):
+    """The weights file to load does not exist (the bundle was not trained yet, or the path is wrong)."""
+
+
+def _bundle_of(path: str) -> str | None:
+    """The bundle folder holding ``path`` (the nearest parent with ``configs/train.json``, up to 3 levels up)."""
+    folder = os.path.dirname(os.path.abspath(path))
+    for _ in range(3):
+        if os.path.isfile(os.path.join(folder, "configs", "train.json")):
+            return folder
+        folder = os.path.dirname(folder)
+    return None
+
+
+def missing_weights_message(path: str | os.PathLike) -> str:
+    """The message for a missing weights file: which file, and the command that trains the bundle it belongs to."""
+    path = os.fspath(path)
+    bundle = _bundle_of(path)
+    message = f"no weights at {path!r} (the file does not exist)"
+    if bundle is None:
+        return message + ": train the model first, or give the weights file (e.g. --ckpt_path /path/to/model.pt)"
+    rel = os.path.relpath(bundle)
+    rel = bundle if rel.startswith("..") else rel
+    return (
+        f"{message}: train first with\n  python -m monai.bundle run training --config_file {rel}/configs/train.json"
+        f"\nor give trained weights with --ckpt_path /path/to/model.pt (a run folder's model, e.g. "
+        f"{rel}/runs/train/model.pt)"
+    )
 
 
 def _find_unsafe(obj: Any) -> tuple[str, str] | None:
@@ -105,8 +137,10 @@ def safe_load_checkpoint(path: str | os.PathLike, map_location: Any = "cpu", mma
         CheckpointReadError: the file is missing, empty, truncated or not a PyTorch checkpoint.
     """
     path = os.fspath(path)
+    if not os.path.exists(path):
+        raise MissingWeightsError(missing_weights_message(path))
     if not os.path.isfile(path):
-        raise CheckpointReadError(f"checkpoint {path!r} does not exist or is not a file")
+        raise CheckpointReadError(f"checkpoint {path!r} is not a file")
     try:
         checkpoint = torch.load(path, map_location=map_location, weights_only=True, mmap=mmap)
     except pickle.UnpicklingError as exc:
@@ -299,6 +333,10 @@ class AtomicCheckpointSaver(CheckpointSaver):
             if checkpoint is not None:
                 fixed = getattr(checkpoint.save_handler, "filename", None)
                 checkpoint.save_handler = AtomicDiskSaver(self.save_dir, filename=fixed)
+        interval = self._interval_checkpoint
+        if interval is not None and "checkpoint" in str(interval.filename_prefix):
+            # ignite inserts the object name ("checkpoint") after the prefix: checkpoint_checkpoint_epoch=3.pt
+            interval.filename_pattern = "{filename_prefix}_{score_name}={score}.{ext}"
 
     def attach(self, engine: Engine) -> None:
         if self.engine_key is not None:

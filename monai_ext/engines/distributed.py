@@ -29,6 +29,8 @@ from monai.handlers import (
 )
 from monai.utils import IgniteInfo, min_version, optional_import
 
+from .run_outputs import TrainingSummaryHandler
+
 idist, has_ignite = optional_import("ignite.distributed", IgniteInfo.OPT_IMPORT_VERSION, min_version)
 
 __all__ = [
@@ -52,6 +54,7 @@ RANK0_ONLY_HANDLERS: tuple[type, ...] = (
     MLFlowHandler,
     ClearMLHandler,
     LogfileHandler,
+    TrainingSummaryHandler,
 )
 """Handler types that only log or write files: under DDP they run on rank 0 only (:func:`rank0_handlers`).
 Handlers that gather across ranks themselves (``MetricsSaver``, ``ClassificationSaver``, metric handlers) and

@@ -14,7 +14,7 @@ __all__ = ["SegmentationPNGWriter"]
 
 
 class SegmentationPNGWriter:
-    """Write ``<name>_mask.png`` and, when available, ``<name>_prob.png`` for one image.
+    """Write ``<name>_seg.png`` and, when available, ``<name>_prob.png`` for one image.
 
     Used as the ``writer`` of :func:`~monai_ext.engines.run_folder_inference`. The mask comes from ``mask_key``: a
     label map, ``(1, H, W)`` or ``(H, W)``, or ``(C, H, W)`` scores reduced by argmax; a binary mask is written as
@@ -39,7 +39,7 @@ class SegmentationPNGWriter:
         mask_key: str = "pred",
         prob_key: str | None = "prob",
         foreground_channel: int = 1,
-        mask_suffix: str = "_mask.png",
+        mask_suffix: str = "_seg.png",
         prob_suffix: str = "_prob.png",
         transpose: bool = False,
     ) -> None:

@@ -21,6 +21,7 @@ Bundle config example (``evaluate.json``)::
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,7 +32,7 @@ import torch.distributed as dist
 from monai.handlers import IgniteMetricHandler, from_engine
 from monai.utils import evenly_divisible_all_gather, min_version, optional_import, string_list_all_gather
 
-from .reports import sanitize_id, write_overlay, write_segmentation_report
+from .reports import sanitize_id, write_overlay, write_overlay_legend, write_segmentation_report
 from .segmentation import (
     SEGMENTATION_METRICS,
     PooledPRAUCMetric,
@@ -270,6 +271,7 @@ class EvaluationReportHandler:
         self.csv_name = Path(csv_name).name
         self.json_name = Path(json_name).name
         self.overlay_dir = sanitize_id(overlay_dir)
+        self.legend_name = "overlay_legend.png"
         self._pr_metric = (
             PooledPRAUCMetric(("pr_auc", "average_precision"), pr_auc_bins) if pr_auc else None
         )
@@ -290,9 +292,22 @@ class EvaluationReportHandler:
         Args:
             engine: the evaluator.
         """
-        engine.add_event_handler(Events.STARTED, lambda e: self.reset())
+        engine.add_event_handler(Events.STARTED, self.start)
         engine.add_event_handler(Events.ITERATION_COMPLETED, self)
         engine.add_event_handler(Events.COMPLETED, self.write)
+
+    def start(self, engine: Engine | None = None) -> None:
+        """Forget what was collected and remove the previous run's report, overlays and legend from ``output_dir``
+        (so that a folder never mixes two runs; other files there are left alone)."""
+        self.reset()
+        if dist.is_available() and dist.is_initialized() and dist.get_rank() != 0:
+            return
+        for name in (self.csv_name, self.json_name, self.legend_name):
+            (self.output_dir / name).unlink(missing_ok=True)
+        overlays = self.output_dir / self.overlay_dir
+        if overlays.is_dir():
+            for old in overlays.glob("*_overlay.png"):
+                old.unlink()
 
     def __call__(self, engine: Engine) -> None:
         """Collect the counts of the samples of the current iteration.
@@ -363,4 +378,9 @@ class EvaluationReportHandler:
         self.summary = write_segmentation_report(
             self.output_dir, ids, counts, self.metric_name, extra, self.csv_name, self.json_name
         )
+        written = f"{self.csv_name}, {self.json_name}"
+        if self._overlays:
+            write_overlay_legend(self.output_dir / self.legend_name)
+            written += f", {self._overlays} overlays in {self.overlay_dir}/ (colours: {self.legend_name})"
+        logging.getLogger("monai_ext").info(f"evaluation report written to {self.output_dir}: {written}")
         return self.summary

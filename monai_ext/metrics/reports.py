@@ -24,7 +24,8 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image
+from PIL import Image, ImageDraw, ImageFont
+from PIL.PngImagePlugin import PngInfo
 
 from ..utils.paths import UnsafeOutputPathError, sanitize_output_name
 from ..utils.paths import safe_output_path as confined_output_path
@@ -35,6 +36,8 @@ __all__ = [
     "HEADLINE_METRICS",
     "PRED_COLOR",
     "OVERLAP_COLOR",
+    "OVERLAY_LEGEND",
+    "write_overlay_legend",
     "sanitize_id",
     "safe_output_path",
     "segmentation_report_tables",
@@ -48,6 +51,12 @@ __all__ = [
 GT_COLOR = (0, 255, 0)
 PRED_COLOR = (255, 0, 0)
 OVERLAP_COLOR = (255, 255, 0)
+#: (colour name, colour, meaning) of the overlay colours, for legends.
+OVERLAY_LEGEND = (
+    ("green", GT_COLOR, "ground truth only (missed)"),
+    ("red", PRED_COLOR, "prediction only (false positive)"),
+    ("yellow", OVERLAP_COLOR, "both (correct)"),
+)
 _COUNT_NAMES = ("tp", "fp", "tn", "fn")
 #: pooled scores copied into the ``headline`` object of ``summary.json`` (those the evaluation computed)
 HEADLINE_METRICS = ("dice", "iou", "mcc", "bm", "recall")
@@ -375,5 +384,23 @@ def write_overlay(
     """
     Path(output_dir).mkdir(parents=True, exist_ok=True)
     path = safe_output_path(output_dir, identifier, suffix)
-    Image.fromarray(overlay_image(label, pred, image, image_range, alpha)).save(path)
+    info = PngInfo()
+    info.add_text("Description", "; ".join(f"{name}: {text}" for name, _, text in OVERLAY_LEGEND))
+    Image.fromarray(overlay_image(label, pred, image, image_range, alpha)).save(path, pnginfo=info)
+    return path
+
+
+def write_overlay_legend(path: str | Path) -> Path:
+    """Save a small PNG legend of the overlay colours (green, red, yellow swatches with their meaning) to ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    row, pad = 22, 6
+    legend = Image.new("RGB", (320, pad * 2 + row * len(OVERLAY_LEGEND)), (255, 255, 255))
+    draw = ImageDraw.Draw(legend)
+    font = ImageFont.load_default()
+    for i, (name, color, text) in enumerate(OVERLAY_LEGEND):
+        top = pad + i * row
+        draw.rectangle([pad, top + 3, pad + 16, top + 19], fill=color, outline=(0, 0, 0))
+        draw.text((pad + 26, top + 5), f"{name}: {text}", fill=(0, 0, 0), font=font)
+    legend.save(path)
     return path

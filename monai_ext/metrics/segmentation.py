@@ -1,11 +1,10 @@
 # Copyright (c) 2026 The monai_ext authors. Licensed under the Apache License, Version 2.0.
 """Segmentation metrics computed the way the DS2F / SS-MAF authors report them.
 
-The reference evaluation (imed_vision ``comm/metrics/metric.py`` and ``vessel_segmentation_evaluation.py``, see
-``specs/ds2f_ssmaf_reference.md`` section 1.10) takes ``argmax`` over the class channels, accumulates **one
-confusion matrix over all pixels of all test images** (dataset-pooled, "micro") and reports the scores of the
-foreground class. PR-AUC is the trapezoidal area under the precision-recall curve of the foreground probabilities,
-pooled over all pixels of all images.
+The reference evaluation (imed_vision ``comm/metrics/metric.py`` and ``vessel_segmentation_evaluation.py``) takes
+``argmax`` over the class channels, accumulates **one confusion matrix over all pixels of all test images**
+(dataset-pooled, "micro") and reports the scores of the foreground class. PR-AUC is the trapezoidal area under the
+precision-recall curve of the foreground probabilities, pooled over all pixels of all images.
 
 This module provides:
 

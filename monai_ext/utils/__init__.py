@@ -4,3 +4,4 @@
 from __future__ import annotations
 
 from .paths import MAX_NAME_BYTES, UnsafeOutputPathError, output_name_from_path, safe_output_path, sanitize_output_name
+from .errors import format_user_error, install_excepthook, user_error_in_chain

@@ -6,11 +6,17 @@ exception's cause chain."""
 from __future__ import annotations
 
 import logging
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 from ignite.engine import Events
 from monai.bundle import ConfigWorkflow
+
+REPO = Path(__file__).resolve().parents[2]
+#: parent of the temporary output folders of :func:`bundle_workflow` (set per test by ``tests/bundles/conftest.py``;
+#: None: the system's temporary folder).
+SCRATCH_ROOT: str | None = None
 
 __all__ = ["bundle_workflow", "error_chain", "run_collecting_stats", "run_counting_iterations"]
 
@@ -25,9 +31,20 @@ def bundle_workflow(
 ) -> ConfigWorkflow:
     """A ``ConfigWorkflow`` over ``config_files`` (each looked up in ``configs_dir`` first, else used as given,
     relative to the working directory) with the bundle's
-    ``logging.conf`` (and ``metadata.json`` when ``meta``); ``initialize`` also initialises it."""
+    ``logging.conf`` (and ``metadata.json`` when ``meta``); ``initialize`` also initialises it.
+
+    When the configs are the repository's own (not a copy) and the caller gives no ``bundle_root``, the outputs
+    (``output_dir``, and for a train workflow ``ckpt_dir`` unless given) go to a fresh temporary folder, so that a
+    test never writes into the bundle in the working tree.
+    """
     files = [config_files] if isinstance(config_files, (str, Path)) else list(config_files)
     paths = [str(Path(configs_dir) / f if (Path(configs_dir) / f).exists() else Path(f)) for f in files]
+    in_repo = Path(paths[0]).resolve().is_relative_to(REPO / "bundles")
+    if in_repo and "bundle_root" not in override:
+        scratch = tempfile.mkdtemp(prefix="monai_ext_bundle_test_", dir=SCRATCH_ROOT)
+        override.setdefault("output_dir", str(Path(scratch) / "eval"))
+        if workflow_type == "train":
+            override.setdefault("ckpt_dir", str(Path(scratch) / "models"))
     kwargs = {"meta_file": str(Path(configs_dir) / "metadata.json")} if meta else {}
     workflow = ConfigWorkflow(
         config_file=paths if len(paths) > 1 else paths[0],

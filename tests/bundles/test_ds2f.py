@@ -257,7 +257,7 @@ def test_inference_writes_masks_and_probabilities_at_input_size(trained_bundle, 
     for item in test:
         stem = Path(item["image"]).stem
         original = Image.open(item["image"]).size
-        mask = np.asarray(Image.open(out / f"{stem}_mask.png"))
+        mask = np.asarray(Image.open(out / f"{stem}_seg.png"))
         prob = np.asarray(Image.open(out / f"{stem}_prob.png"))
         assert mask.shape == prob.shape == (original[1], original[0])
         probs = _expected_probabilities(net, item["image"])

@@ -80,6 +80,7 @@ def test_torchscript_export_parity(bundle, tmp_path):
         expected = eager(x)
     assert isinstance(expected, torch.Tensor), "eval-mode network_def must return a single tensor"
     torch.testing.assert_close(run_torchscript(tmp_path / "model.ts", x), expected, rtol=RTOL, atol=ATOL)
+    assert method == "script", f"{bundle.name}: network_def no longer scripts (docs/ecosystem.md says all four do)"
     if method == "script":  # a scripted model is not tied to the example size
         x2 = _small_input(bundle, 96)
         with torch.no_grad():

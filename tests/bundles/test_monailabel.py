@@ -359,7 +359,7 @@ def test_bundle_train_task_replay_no_validation_mlflow(name, tmp_path):
     tiny = _tiny(name)
     path = _served_bundle(name, tmp_path, train_overrides=tiny)
     toy = torch.load(path / "models" / "model.pt")
-    tracking_uri = (tmp_path / "mlruns.db").resolve().as_uri().replace("file://", "sqlite://")
+    tracking_uri = "sqlite:///" + str((tmp_path / "mlruns.db").resolve())  # 4 slashes: an absolute path, not cwd
     request = {"model": path.name, "max_epochs": 1, "val_split": 0.0, "device": "cpu",
                "tracking": "mlflow", "tracking_uri": tracking_uri, "tracking_run_name": "replay"}
     _replay_bundle_train(path, _train_datalist(path, 2), request, tiny)

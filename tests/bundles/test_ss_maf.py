@@ -360,7 +360,7 @@ def test_inference_writes_masks_and_probabilities_and_reports_broken_files(toy_b
     assert [Path(f["file"]).name for f in failures["failures"]] == ["broken.png"]
     net = _hand_network(toy_bundle)
     for item in test:
-        mask = np.asarray(Image.open(out / f"{item['id']}_mask.png"))
+        mask = np.asarray(Image.open(out / f"{item['id']}_seg.png"))
         prob = np.asarray(Image.open(out / f"{item['id']}_prob.png"))
         assert mask.shape == prob.shape == ORIGINAL  # the input image's size
         probs = torch.softmax(F.interpolate(_hand_logits(net, item["image"]), size=ORIGINAL, mode="nearest"), 1)[0]

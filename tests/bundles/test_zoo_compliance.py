@@ -16,11 +16,14 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 from monai.bundle import ConfigWorkflow, verify_net_in_out
 
+import monai_ext
 from monai_ext.bundle import (
-    META_SCHEMA_PATH, META_SCHEMA_URL, discover_bundles, fake_spatial_shape, load_metadata, schema_copy_is_intact,
-    verify_bundle_metadata, verify_network_shapes, zoo_compliance_problems,
+    META_SCHEMA_PATH, META_SCHEMA_URL, bundle_requirements, discover_bundles, fake_spatial_shape, large_file_problems,
+    load_metadata, precommit_problems, read_large_files, requirement_problems, schema_copy_is_intact, sha256_of,
+    verify_bundle_metadata, verify_min_problems, verify_network_shapes, write_requirements, zoo_compliance_problems,
 )
 
 REPO = Path(__file__).resolve().parents[2]
@@ -33,7 +36,7 @@ SMALL_NETWORKS = {
     "saliency_sr": {"num_channels": 16, "num_res_blocks": 2},
     "sai_diagnosis": {"upscale_factor": 2},
 }
-#: required keys of meta_schema_20240725.json as listed in ../shared/specs/bundle_conventions.md (section 1(b)).
+#: required keys of the official meta_schema_20240725.json.
 REQUIRED_KEYS_20240725 = [
     "schema", "version", "monai_version", "pytorch_version", "numpy_version", "required_packages_version", "task",
     "description", "authors", "copyright", "network_data_format",
@@ -176,3 +179,174 @@ def test_fake_spatial_shape_matches_verify_net_in_out_rules():
     for bad in ["__import__('os')", "9**9**9", "n / 2", "q*2"]:
         with pytest.raises(ValueError, match="spatial_shape entry"):
             fake_spatial_shape([bad])
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# the zoo's premerge steps, as equivalents (its ci/ scripts are not vendored): requirements, verify_bundle min/full,
+# pre-commit with its isort/black/flake8 settings, large_files.yml
+# ---------------------------------------------------------------------------------------------------------------
+
+#: the model zoo's lint settings (its setup.cfg [flake8]/[isort] and pyproject [tool.black]), for a zoo-like copy.
+ZOO_SETUP_CFG = """\
+[flake8]
+select = B,C,E,F,N,P,T4,W,B9
+max_line_length = 120
+ignore = E203,E501,E741,W503,W504,C408,N812,B023
+per_file_ignores = __init__.py: F401, __main__.py: F401
+
+[isort]
+known_first_party = models
+profile = black
+line_length = 120
+"""
+ZOO_PYPROJECT = "[tool.black]\nline-length = 120\n"
+
+
+def _lint_tool(name: str) -> list[str] | None:
+    """The command of a lint tool: ``$MONAI_EXT_LINT_BIN/<name>``, else on PATH, else None."""
+    folder = os.environ.get("MONAI_EXT_LINT_BIN")
+    if folder and (Path(folder) / name).is_file():
+        return [str(Path(folder) / name)]
+    found = shutil.which(name)
+    return [found] if found else None
+
+
+@pytest.mark.parametrize("bundle", BUNDLES, ids=BUNDLE_IDS)
+def test_requirements_step(bundle, tmp_path):
+    """ci/get_bundle_requirements.py: monai, torch, numpy pins, then each package once, monai_ext at our version."""
+    path = write_requirements(bundle, tmp_path / f"requirements_{bundle.name}.txt")
+    lines = path.read_text().splitlines()
+    metadata = load_metadata(bundle)
+    assert lines[:3] == [f"monai=={metadata['monai_version']}", f"torch=={metadata['pytorch_version']}",
+                         f"numpy=={metadata['numpy_version']}"]
+    assert f"monai_ext=={monai_ext.__version__}" in lines
+    assert requirement_problems(bundle) == []
+    assert "optional_packages_version" not in metadata  # deprecated name: MONAI warns, the zoo lists packages twice
+
+
+def test_requirement_problems_catch_duplicates_and_wrong_pin(tmp_path):
+    bundle = _copy_bundle(REPO / "bundles" / "ds2f", tmp_path / "ds2f")
+    meta_file = bundle / "configs" / "metadata.json"
+    metadata = json.loads(meta_file.read_text())
+    metadata["optional_packages_version"] = dict(metadata["required_packages_version"], monai_ext="0.0.9")
+    meta_file.write_text(json.dumps(metadata))
+    problems = "\n".join(requirement_problems(bundle))
+    assert "requirement 'monai-ext' listed 2 times" in problems
+    assert "requirement 'pytorch-ignite' listed 2 times" in problems
+    assert any("optional_packages_version" in p for p in zoo_compliance_problems(bundle))
+
+
+@pytest.mark.parametrize("bundle", BUNDLES, ids=BUNDLE_IDS)
+def test_large_files_listed_with_matching_hash(bundle):
+    """Every bundle lists its weights in large_files.yml; every listed file present has the listed sha256."""
+    entries = read_large_files(bundle)
+    assert [e["path"] for e in entries][:1] == ["models/model.pt"]
+    assert large_file_problems(bundle) == []
+    weights = bundle / "models" / "model.pt"
+    if weights.is_file():
+        assert entries[0]["hash_type"] == "sha256" and entries[0]["hash_val"] == sha256_of(weights)
+
+
+def test_large_files_regenerated_after_new_weights(tmp_path):
+    """The coordinator's workflow: new weights fail the check until the entry is regenerated (CLI)."""
+    from monai_ext.bundle.zoo_ci import main
+
+    bundle = _copy_bundle(REPO / "bundles" / "ss_maf", tmp_path / "ss_maf")
+    url = read_large_files(bundle)[0]["url"]
+    assert large_file_problems(bundle) == []  # not trained yet: no file, no hash, nothing to compare
+    torch.save({"w": torch.arange(4.0)}, bundle / "models" / "model.pt")
+    assert "exists but has no hash_val" in "\n".join(large_file_problems(bundle))
+    assert main(["--write-large-files", str(bundle)]) == 0
+    entry = read_large_files(bundle)[0]
+    assert entry == {"path": "models/model.pt", "url": url, "hash_val": sha256_of(bundle / "models" / "model.pt"),
+                     "hash_type": "sha256"}
+    assert large_file_problems(bundle) == []
+    torch.save({"w": torch.zeros(4)}, bundle / "models" / "model.pt")  # retrained without regenerating
+    assert "differs from hash_val" in "\n".join(large_file_problems(bundle))
+
+
+@pytest.mark.parametrize("bundle", BUNDLES, ids=BUNDLE_IDS)
+def test_verify_bundle_min(bundle):
+    """ci/verify_bundle.py -m min with the large files in place: files, version/changelog, schema, hashes."""
+    missing_weights = f"{bundle / 'models' / 'model.pt'}: preferred file missing"
+    problems = verify_min_problems(bundle)
+    assert [p for p in problems if p != missing_weights] == []
+    if missing_weights in problems:
+        pytest.skip(f"{bundle.name}: models/model.pt not trained yet (the zoo needs it as a preferred file)")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("bundle", BUNDLES, ids=BUNDLE_IDS)
+def test_verify_bundle_full_torchscript_of_shipped_weights(bundle, tmp_path):
+    """verify_bundle.py full mode exports network_def with models/model.pt to TorchScript and loads it."""
+    weights = bundle / "models" / "model.pt"
+    if not weights.is_file():
+        pytest.skip(f"{bundle.name}: no models/model.pt yet")
+    from monai.bundle import ckpt_export
+
+    ckpt_export(net_id="network_def", filepath=str(tmp_path / "verify_model.ts"), ckpt_file=str(weights),
+                meta_file=str(bundle / "configs" / "metadata.json"),
+                config_file=str(bundle / "configs" / "inference.json"), bundle_root=str(bundle))
+    module = torch.jit.load(str(tmp_path / "verify_model.ts"))
+    assert sum(p.numel() for p in module.parameters()) > 0
+
+
+@pytest.mark.parametrize("bundle", BUNDLES, ids=BUNDLE_IDS)
+def test_precommit_hooks(bundle):
+    """The zoo's pre-commit: no file over 1024 KB except those in large_files.yml, EOF newline, no trailing
+    whitespace, valid YAML, no private key, shebang on executables, 4-space JSON in its own key order."""
+    assert precommit_problems(bundle) == []
+
+
+def test_precommit_problems_catch_what_the_hooks_reject(tmp_path):
+    bundle = _copy_bundle(REPO / "bundles" / "ds2f", tmp_path / "ds2f")
+    (bundle / "models" / "extra.pt").write_bytes(b"\1" * (1025 * 1024))
+    (bundle / "configs" / "sorted.json").write_text(json.dumps({"b": 1, "a": 2}, indent=2) + "\n")
+    (bundle / "docs" / "notes.md").write_text("line with trailing space \nno newline")
+    problems = "\n".join(precommit_problems(bundle))
+    assert "extra.pt: 1025 KB exceeds 1024 KB" in problems
+    assert "sorted.json: not formatted as pretty-format-json" in problems
+    assert "notes.md: must end with exactly one newline" in problems
+    assert "notes.md: trailing whitespace on line(s) [1]" in problems
+
+
+def test_zoo_lint_settings_on_bundle_scripts(tmp_path):
+    """isort, black and flake8 with the zoo's settings over a zoo-like copy (models/<name>/...) of every bundle."""
+    tools = {name: _lint_tool(name) for name in ("isort", "black", "flake8")}
+    if not all(tools.values()):
+        pytest.skip("isort/black/flake8 not installed (set MONAI_EXT_LINT_BIN to a folder holding them)")
+    zoo = tmp_path / "zoo"
+    for bundle in BUNDLES:
+        shutil.copytree(bundle, zoo / "models" / bundle.name,
+                        ignore=shutil.ignore_patterns("eval", "runs", "__pycache__", "*.pt", "*.ts"))
+    (zoo / "setup.cfg").write_text(ZOO_SETUP_CFG)
+    (zoo / "pyproject.toml").write_text(ZOO_PYPROJECT)
+    python_files = sorted(str(p.relative_to(zoo)) for p in (zoo / "models").rglob("*.py"))
+    assert python_files, "no Python files in the bundles?"
+    for name, args in (("isort", ["--check-only", "--diff"]), ("black", ["--check", "--diff"]), ("flake8", [])):
+        result = subprocess.run([*tools[name], *args, *python_files], cwd=zoo, capture_output=True, text=True,
+                                timeout=300)
+        assert result.returncode == 0, f"{name}:\n{result.stdout}{result.stderr}"
+
+
+@pytest.mark.slow
+def test_wheel_satisfies_the_bundle_requirement(tmp_path):
+    """`pip wheel` builds monai_ext at the pinned version; pip resolves the pin from that folder alone (offline)."""
+    wheels = tmp_path / "wheels"
+    source = tmp_path / "source"  # setuptools writes build/ and *.egg-info into the source folder: use a copy
+    source.mkdir()
+    for name in ("setup.cfg", "pyproject.toml", "README.md", "LICENSE"):
+        shutil.copy2(REPO / name, source / name)
+    shutil.copytree(REPO / "monai_ext", source / "monai_ext", ignore=shutil.ignore_patterns("__pycache__"))
+    build = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w",
+                            str(wheels), str(source)], capture_output=True, text=True, timeout=600)
+    if build.returncode != 0 and "No module named" in build.stderr:
+        pytest.skip(f"cannot build a wheel here: {build.stderr.strip().splitlines()[-1]}")
+    assert build.returncode == 0, build.stderr[-3000:]
+    assert [p.name for p in wheels.glob("*.whl")] == [f"monai_ext-{monai_ext.__version__}-py3-none-any.whl"]
+    pin = next(line for line in bundle_requirements(REPO / "bundles" / "ds2f") if line.startswith("monai_ext"))
+    result = subprocess.run([sys.executable, "-m", "pip", "install", "--dry-run", "--no-deps", "--no-index",
+                             "--ignore-installed", "--find-links", str(wheels), pin],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"Would install monai_ext-{monai_ext.__version__}" in result.stdout.replace("monai-ext", "monai_ext")

@@ -160,7 +160,7 @@ def load_crops(read: Callable[[str], bytes]) -> dict[str, tuple[np.ndarray, np.n
     nest_mask = np.load(io.BytesIO(read(NEST_TYPE_MASK)))["nuc_raster"] == NEOPLASTIC_VALUE
     stroma_rgb = np.asarray(Image.open(io.BytesIO(read(STROMA_IMAGE))).convert("RGB"))
     polygons, classes = read_polygons(read(STROMA_POLYGONS))
-    neoplastic = [p for p, c in zip(polygons, classes) if c == NEOPLASTIC_CLASS]
+    neoplastic = [p for p, c in zip(polygons, classes, strict=True) if c == NEOPLASTIC_CLASS]
     stroma_mask = rasterise_polygons(neoplastic, stroma_rgb.shape[:2])
     for name, rgb, mask in (("nest", nest_rgb, nest_mask), ("stroma", stroma_rgb, stroma_mask)):
         if rgb.shape[:2] != mask.shape:
@@ -172,7 +172,8 @@ def polygon_check_iou(read: Callable[[str], bytes]) -> float:
     """IoU of the rasterised neoplastic polygons of the nest crop against its raster type mask."""
     polygons, classes = read_polygons(read(NEST_POLYGONS))
     mask = np.load(io.BytesIO(read(NEST_TYPE_MASK)))["nuc_raster"] == NEOPLASTIC_VALUE
-    raster = rasterise_polygons([p for p, c in zip(polygons, classes) if c == NEOPLASTIC_CLASS], mask.shape)
+    neoplastic = [p for p, c in zip(polygons, classes, strict=True) if c == NEOPLASTIC_CLASS]
+    raster = rasterise_polygons(neoplastic, mask.shape)
     return float((raster & mask).sum() / max((raster | mask).sum(), 1))
 
 
@@ -247,7 +248,7 @@ def generate(
                 tops, lefts = np.meshgrid(br * block_size + origins, bc * block_size + origins, indexing="ij")
                 tops, lefts = tops.ravel(), lefts.ravel()
                 labels = pcam_labels(mask, tops, lefts, patch_size, centre_size)
-                records += [(crop, br, bc, int(t), int(l), int(y)) for t, l, y in zip(tops, lefts, labels)]
+                records += [(crop, br, bc, int(t), int(l), int(y)) for t, l, y in zip(tops, lefts, labels, strict=True)]
     tumour_counts: dict[tuple[str, int, int], int] = {}
     for crop, br, bc, _, _, label in records:
         tumour_counts[(crop, br, bc)] = tumour_counts.get((crop, br, bc), 0) + label

@@ -32,7 +32,6 @@ from typing import Any
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-
 from monai_ext.engines import gaussian_downsample, restore_objects, safe_load_checkpoint
 from monai_ext.metrics import (
     pooled_scores,
