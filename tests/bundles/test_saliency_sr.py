@@ -27,7 +27,16 @@ from monai_ext.data import build_datalist
 from monai_ext.engines import NonFiniteLossError, SafeCheckpointLoader, gaussian_downsample
 from monai_ext.losses import VGGFeatureLoss
 from monai_ext.losses.vgg_feature import VGG16Features
-from monai_ext.metrics import gradient_sharpness, pooled_scores, psnr, rmse, segmentation_counts, ssim
+from monai_ext.metrics import (
+    fov_mask_from_image,
+    gradient_sharpness,
+    masked_super_resolution_metrics,
+    pooled_scores,
+    psnr,
+    rmse,
+    segmentation_counts,
+    ssim,
+)
 from monai_ext.networks import SRGenerator, UNet
 from monai_ext.transforms import local_saliency_map
 from tests.bundles.helpers import bundle_workflow
@@ -143,7 +152,7 @@ def test_training_leaves_generator_and_discriminator_checkpoints(trained_root):
     assert gan["discriminator"]["features.0.weight"].shape == (4, 3, 3, 3)
     # model.pt is the final generator of stage 2, a bare state dict loadable into the x4 network_def
     model = _load(models / "model.pt")
-    generator = SRGenerator(scale_factor=4, residual_per_stage=False, **GEN)
+    generator = SRGenerator(scale_factor=4, residual_per_stage=False, global_skip="bicubic", **GEN)
     generator.load_state_dict(model)
     for key, value in model.items():
         torch.testing.assert_close(value, gan["model"][key])
@@ -274,7 +283,7 @@ def test_evaluate_writes_sr_bicubic_and_downstream_scores(trained_root):
     hr = torch.as_tensor(sample["image"]).as_subclass(torch.Tensor)[None].float()
     label = torch.as_tensor(sample["label"]).as_subclass(torch.Tensor)[None]
     assert hr.shape == (1, 3, 32, 32)
-    generator = SRGenerator(scale_factor=4, residual_per_stage=False, **GEN)
+    generator = SRGenerator(scale_factor=4, residual_per_stage=False, global_skip="bicubic", **GEN)
     generator.load_state_dict(_load(trained_root / "models" / "checkpoint_gan_x4_final.pt")["model"])
     segmenter = UNet(spatial_dims=2, in_channels=3, out_channels=2, base_channels=4)
     segmenter.load_state_dict(_load(trained_root / "models" / "seg_model.pt"))
@@ -294,6 +303,11 @@ def test_evaluate_writes_sr_bicubic_and_downstream_scores(trained_root):
                 assert float(row["rmse"]) == pytest.approx(float(rmse(image, hr, crop_border=factor)), rel=1e-6)
                 sharpness = float(gradient_sharpness(image, crop_border=factor))
                 assert float(row["sharpness"]) == pytest.approx(sharpness, rel=1e-6)
+                fov = hr.mean(dim=1, keepdim=True) > 20 / 255  # the documented threshold, written out
+                assert torch.equal(fov, fov_mask_from_image(hr)) and 0 < int(fov.sum()) < fov.numel()
+                inside = masked_super_resolution_metrics(image, hr, fov, crop_border=factor)
+                for name in ("psnr", "ssim", "sharpness"):
+                    assert float(row[f"{name}_fov"]) == pytest.approx(float(inside[name]), rel=1e-6)
                 counts = segmentation_counts(segmenter(image), label, num_classes=2)
                 dice = float(pooled_scores(counts, "dice")["dice"])
                 assert float(seg_rows[(data[0]["id"], str(factor), method)]["dice"]) == pytest.approx(dice, rel=1e-6)
@@ -305,6 +319,21 @@ def test_evaluate_writes_sr_bicubic_and_downstream_scores(trained_root):
     # bicubic PSNR at x4 beats x8 on real images (less information lost)
     x4, x8 = summary["super_resolution"]["x4"]["bicubic"], summary["super_resolution"]["x8"]["bicubic"]
     assert x4["psnr"] > x8["psnr"]
+
+    # summary.json: the same content plus the headline per factor
+    full = json.loads((out / "summary.json").read_text())
+    assert {k: v for k, v in full.items() if k != "headline"} == summary
+    head4, head8 = full["headline"]["x4"], full["headline"]["x8"]
+    sr4, bic4 = summary["super_resolution"]["x4"]["sr"], summary["super_resolution"]["x4"]["bicubic"]
+    assert (head4["psnr"], head4["ssim"], head4["psnr_fov"]) == (sr4["psnr"], sr4["ssim"], sr4["psnr_fov"])
+    assert (head4["psnr_bicubic"], head4["ssim_fov_bicubic"]) == (bic4["psnr"], bic4["ssim_fov"])
+    assert head4["dice_sr"] == downstream["x4"]["sr"]["dice"]
+    assert head4["dice_bicubic"] == downstream["x4"]["bicubic"]["dice"]
+    assert head4["dice_hr"] == head8["dice_hr"] == downstream["hr"]["dice"]
+    assert head8["psnr"] is None and head8["dice_sr"] is None  # no x8 generator
+    assert head8["psnr_bicubic"] == summary["super_resolution"]["x8"]["bicubic"]["psnr"]
+    # the black border is reproduced almost exactly, so whole-image PSNR is above the FOV PSNR
+    assert bic4["psnr"] > bic4["psnr_fov"]
 
     strict = _workflow([TRAIN, EVALUATE], trained_root, run_id="evaluating", require_generators=True, **override)
     with pytest.raises(RuntimeError) as error:
