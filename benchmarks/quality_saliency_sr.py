@@ -13,8 +13,8 @@ in ``<workdir>/logs``), for every factor and seed (``--seed`` is the bundle's ``
    ``checkpoint_mse_x<r>_final.pt``, stage 2 -> ``checkpoint_gan_x<r>_final.pt``;
 2. with ``--chain``: ``train.json`` + ``train_chain.json`` (each x2 stage with the same MSE + adversarial schedule);
    at x2 the chain is one x2 generator trained by the same schedule as the GAN row, so it is not trained again;
-3. ``train.json`` + ``evaluate.json`` (+ ``evaluate_chain.json``) on the test split for every generator, and for the
-   stage-2 generator on the validation split too (the split on which the shipped model is selected).
+3. ``train.json`` + ``evaluate.json`` (+ ``evaluate_chain.json``) on the test split for every generator, and with
+   ``--val`` for the stage-2 generator on the validation split too.
 
 The downstream U-Net (``train_downstream_seg.json``, seed 0) is trained once per benchmark run, or taken from
 ``--seg-checkpoint`` (e.g. the shipped ``bundles/saliency_sr/models/seg_model.pt``); it does not depend on the SR
@@ -22,7 +22,8 @@ seed. Bicubic rows are deterministic (no seed).
 
 Usage::
 
-    python benchmarks/quality_saliency_sr.py --factors 4 --seeds 0 1 2 --chain          # the model card table
+    python benchmarks/quality_saliency_sr.py --factors 4 --seeds 0 1 2 --chain --chain-seeds 0 \
+        --pretrain-epochs 100 --gan-epochs 5 --seg-checkpoint bundles/saliency_sr/models/seg_model.pt  # the card
     python benchmarks/quality_saliency_sr.py --factors 2 4 8 --seeds 0 1 2 --chain --pretrain-epochs 150
     python benchmarks/quality_saliency_sr.py --factors 4 --seeds 0 --pretrain-epochs 2 --gan-epochs 1 --quick
 
@@ -119,7 +120,7 @@ def _per_seed(results: dict) -> str:
                 continue
             m = rows[key]
             for i, seed in enumerate(m.get("seeds", results["seeds"])):
-                val = rows["gan_val_psnr_fov"]["values"][i] if key == "gan" else None
+                val = rows["gan_val_psnr_fov"]["values"][i] if key == "gan" and "gan_val_psnr_fov" in rows else None
                 cells = [m[k]["values"][i] for k in ("psnr", "ssim", "psnr_fov", "ssim_fov", "sharpness_ratio", "dice")]
                 text = [f"{c:.4f}" if c is not None else "-" for c in cells]
                 val_text = f"{val:.2f}" if key == "gan" and val is not None else ""
@@ -138,6 +139,10 @@ def main() -> None:
     parser.add_argument("--seg-checkpoint", default=None, help="a trained downstream U-Net (skips its training)")
     parser.add_argument("--quick", action="store_true", help="tiny networks and images (smoke test of the script)")
     parser.add_argument("--chain", action="store_true", help="also train and evaluate train_chain.json")
+    parser.add_argument(
+        "--reuse", action="store_true", help="skip the steps whose outputs exist in --workdir (restart a broken run)"
+    )
+    parser.add_argument("--val", action="store_true", help="also score the stage-2 generators on the val split")
     parser.add_argument("--chain-seeds", type=int, nargs="+", default=None, help="seeds of the chain (default: all)")
     parser.add_argument(
         "--set",
@@ -167,6 +172,8 @@ def main() -> None:
     timings: dict[str, float] = {}
 
     seg_checkpoint = args.seg_checkpoint
+    if seg_checkpoint is None and args.reuse and (workdir / "seg" / "models" / "seg_model.pt").is_file():
+        seg_checkpoint = str(workdir / "seg" / "models" / "seg_model.pt")
     if seg_checkpoint is None:
         seg_root = workdir / "seg"
         seg_args = {**common, "bundle_root": str(seg_root), "seed": 0}
@@ -183,18 +190,21 @@ def main() -> None:
             tag = f"x{factor}_seed{seed}"
             root = workdir / tag
             run_args = {**common, "bundle_root": str(root), "upscale_rate": factor, "seed": seed}
-            timings[f"training_{tag}"] = _run(f"training_{tag}", "training", ["train.json"], run_args, workdir)
+            if not (args.reuse and (root / "models" / f"checkpoint_gan_x{factor}_final.pt").is_file()):
+                timings[f"training_{tag}"] = _run(f"training_{tag}", "training", ["train.json"], run_args, workdir)
             evaluations = [
                 ("mse", f"checkpoint_mse_x{factor}_final.pt", [], "test"),
                 ("gan", f"checkpoint_gan_x{factor}_final.pt", [], "test"),
-                ("gan_val", f"checkpoint_gan_x{factor}_final.pt", [], "val"),
             ]
+            if args.val:
+                evaluations.append(("gan_val", f"checkpoint_gan_x{factor}_final.pt", [], "val"))
             chain_seeds = args.seeds if args.chain_seeds is None else args.chain_seeds
             if args.chain and factor > 2 and seed in chain_seeds:
                 chain_configs = ["train.json", "train_chain.json"]
-                timings[f"training_chain_{tag}"] = _run(
-                    f"training_chain_{tag}", "training", chain_configs, run_args, workdir
-                )
+                if not (args.reuse and (root / "models" / f"chain_x{factor}_final.pt").is_file()):
+                    timings[f"training_chain_{tag}"] = _run(
+                        f"training_chain_{tag}", "training", chain_configs, run_args, workdir
+                    )
                 evaluations.append(("chain", f"chain_x{factor}_final.pt", ["evaluate_chain.json"], "test"))
             for key, checkpoint, extra_configs, split in evaluations:
                 out = root / f"evaluation_{key}"
@@ -210,7 +220,8 @@ def main() -> None:
                 }
                 configs = ["train.json", "evaluate.json", *extra_configs]
                 name = f"evaluate_{key}_{tag}"
-                timings[name] = _run(name, "evaluating", configs, eval_args, workdir)
+                if not (args.reuse and (out / "summary.json").is_file()):
+                    timings[name] = _run(name, "evaluating", configs, eval_args, workdir)
                 summaries[(factor, seed, key)] = json.loads((out / "summary.json").read_text())
 
     results: dict = {"seeds": args.seeds, "factors": {}}
@@ -239,9 +250,10 @@ def main() -> None:
             rows["chain"]["sharpness_ratio"] = _stats([v["sharpness_fov"] / hr_sharp for v in sr])
             rows["chain"]["dice"] = _stats([p["downstream_segmentation"][x]["sr"]["dice"] for p in per_seed])
             rows["chain"]["seeds"] = chain_seeds
-        val = [summaries[(factor, s, "gan_val")]["super_resolution"][x] for s in args.seeds]
-        rows["gan_val_psnr_fov"] = _stats([v["sr"]["psnr_fov"] for v in val])
-        rows["gan_val_psnr_fov_bicubic"] = val[0]["bicubic"]["psnr_fov"]
+        if args.val:
+            val = [summaries[(factor, s, "gan_val")]["super_resolution"][x] for s in args.seeds]
+            rows["gan_val_psnr_fov"] = _stats([v["sr"]["psnr_fov"] for v in val])
+            rows["gan_val_psnr_fov_bicubic"] = val[0]["bicubic"]["psnr_fov"]
         results["factors"][x] = rows
 
     report = {
@@ -283,8 +295,8 @@ def main() -> None:
         "",
         _table(results),
         "",
-        "Per seed (test split; the last column is the stage-2 generator's FOV PSNR on the validation split, on which "
-        "the shipped model is selected):",
+        "Per seed (test split; the last column, with `--val`, is the stage-2 generator's FOV PSNR on the validation "
+        "split):",
         "",
         _per_seed(results),
         "",

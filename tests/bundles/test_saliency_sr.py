@@ -112,16 +112,27 @@ def test_global_skip_reaches_every_generator_of_the_bundle():
             generator = generator(scale_factor=4)
         assert generator.global_skip == "bicubic", name
         built[name] = generator
-    # the residual is added to bicubic upsampling: with a zero output conv the generator is bicubic upsampling
-    generator = built["train"].eval()
-    torch.nn.init.zeros_(generator.head.weight)
-    torch.nn.init.zeros_(generator.head.bias)
+    # the default generator (bicubic skip, zeroed output conv) is exactly bicubic upsampling before training, in
+    # training, inference, the chain and evaluation alike
+    expected = F.interpolate(lr, scale_factor=4.0, mode="bicubic", align_corners=False)
     with torch.no_grad():
-        expected = F.interpolate(lr, scale_factor=float(generator.scale_factor), mode="bicubic", align_corners=False)
-        torch.testing.assert_close(generator(lr), expected)
+        for name, generator in built.items():
+            torch.testing.assert_close(generator.eval()(lr), expected, rtol=0, atol=0, msg=name)
     parser = ConfigParser()
     parser.read_config(TRAIN)
-    assert parser.get_parsed_content("network_def").global_skip is None  # paper default
+    default = parser.get_parsed_content("network_def")
+    assert default.global_skip == "bicubic" and float(default.head.weight.abs().sum()) == 0.0
+    assert (default.head.in_channels, len(default.stages[0].body) - 2) == (32, 4)  # 32 maps x 4 blocks
+    # paper.json: the paper's size, no skip, default initialisation, the paper's rates and loss weights
+    parser = ConfigParser()
+    parser.read_config([TRAIN, str(CONFIGS / "paper.json")])
+    paper = parser.get_parsed_content("network_def")
+    assert paper.global_skip is None and float(paper.head.weight.abs().sum()) > 0.0
+    assert (paper.head.in_channels, len(paper.stages[0].body) - 2) == (64, 16)
+    assert parser.get_parsed_content("pretrain_learning_rate") == parser.get_parsed_content("learning_rate") == 1e-3
+    loss = parser.get_parsed_content("train#loss")
+    assert (loss.mse_weight, loss.saliency_weight, loss.adversarial_weight) == (1.0, 1.0, 0.01)
+    assert loss.saliency_mse.weight_offset == 0.0
 
 
 @pytest.fixture(scope="module")
