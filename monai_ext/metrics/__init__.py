@@ -44,4 +44,13 @@ from .segmentation import (
     segmentation_counts,
     to_label_map,
 )
-from .super_resolution import gradient_sharpness, psnr, rgb_to_y, rmse, ssim, super_resolution_metrics
+from .super_resolution import (
+    fov_mask_from_image,
+    gradient_sharpness,
+    masked_super_resolution_metrics,
+    psnr,
+    rgb_to_y,
+    rmse,
+    ssim,
+    super_resolution_metrics,
+)

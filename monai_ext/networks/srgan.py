@@ -139,6 +139,10 @@ class SRGenerator(nn.Module):
             predicts the residual over bicubic upsampling of its input (``F.interpolate(..., mode="bicubic",
             align_corners=False)``; linear / trilinear for 1D / 3D), as MRC-Net and VDSR. A short training schedule
             needs it to reach bicubic quality at all. Needs ``in_channels == out_channels``.
+        zero_init_last: zero the weights and bias of the output conv (``head``) at construction. With
+            ``global_skip="bicubic"`` the untrained generator then returns exactly the bicubic upsampling of its input,
+            so training starts from the bicubic baseline instead of adding a large random residual to it (the
+            bundle's default; ``False``, the paper / SRGAN, keeps PyTorch's default initialisation).
 
     Raises:
         ValueError: for a scale factor that is not a power of two or invalid options.
@@ -158,6 +162,7 @@ class SRGenerator(nn.Module):
         stem_kernel_size: int = 3,
         head_kernel_size: int = 3,
         global_skip: str | None = None,
+        zero_init_last: bool = False,
     ) -> None:
         super().__init__()
         num_stages = _num_stages(scale_factor)
@@ -189,6 +194,9 @@ class SRGenerator(nn.Module):
             for k in range(num_stages)
         )
         self.head = conv(num_channels, out_channels, kernel_size=head_kernel_size, padding=head_kernel_size // 2)
+        if zero_init_last:
+            nn.init.zeros_(self.head.weight)
+            nn.init.zeros_(self.head.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.stem(x)

@@ -27,7 +27,16 @@ from monai_ext.data import build_datalist
 from monai_ext.engines import NonFiniteLossError, SafeCheckpointLoader, gaussian_downsample
 from monai_ext.losses import VGGFeatureLoss
 from monai_ext.losses.vgg_feature import VGG16Features
-from monai_ext.metrics import gradient_sharpness, pooled_scores, psnr, rmse, segmentation_counts, ssim
+from monai_ext.metrics import (
+    fov_mask_from_image,
+    gradient_sharpness,
+    masked_super_resolution_metrics,
+    pooled_scores,
+    psnr,
+    rmse,
+    segmentation_counts,
+    ssim,
+)
 from monai_ext.networks import SRGenerator, UNet
 from monai_ext.transforms import local_saliency_map
 from tests.bundles.helpers import bundle_workflow
@@ -103,16 +112,27 @@ def test_global_skip_reaches_every_generator_of_the_bundle():
             generator = generator(scale_factor=4)
         assert generator.global_skip == "bicubic", name
         built[name] = generator
-    # the residual is added to bicubic upsampling: with a zero output conv the generator is bicubic upsampling
-    generator = built["train"].eval()
-    torch.nn.init.zeros_(generator.head.weight)
-    torch.nn.init.zeros_(generator.head.bias)
+    # the default generator (bicubic skip, zeroed output conv) is exactly bicubic upsampling before training, in
+    # training, inference, the chain and evaluation alike
+    expected = F.interpolate(lr, scale_factor=4.0, mode="bicubic", align_corners=False)
     with torch.no_grad():
-        expected = F.interpolate(lr, scale_factor=float(generator.scale_factor), mode="bicubic", align_corners=False)
-        torch.testing.assert_close(generator(lr), expected)
+        for name, generator in built.items():
+            torch.testing.assert_close(generator.eval()(lr), expected, rtol=0, atol=0, msg=name)
     parser = ConfigParser()
     parser.read_config(TRAIN)
-    assert parser.get_parsed_content("network_def").global_skip is None  # paper default
+    default = parser.get_parsed_content("network_def")
+    assert default.global_skip == "bicubic" and float(default.head.weight.detach().abs().sum()) == 0.0
+    assert (default.head.in_channels, len(default.stages[0].body) - 2) == (32, 4)  # 32 maps x 4 blocks
+    # paper.json: the paper's size, no skip, default initialisation, the paper's rates and loss weights
+    parser = ConfigParser()
+    parser.read_config([TRAIN, str(CONFIGS / "paper.json")])
+    paper = parser.get_parsed_content("network_def")
+    assert paper.global_skip is None and float(paper.head.weight.detach().abs().sum()) > 0.0
+    assert (paper.head.in_channels, len(paper.stages[0].body) - 2) == (64, 16)
+    assert parser.get_parsed_content("pretrain_learning_rate") == parser.get_parsed_content("learning_rate") == 1e-3
+    loss = parser.get_parsed_content("train#loss")
+    assert (loss.mse_weight, loss.saliency_weight, loss.adversarial_weight) == (1.0, 1.0, 0.01)
+    assert loss.saliency_mse.weight_offset == 0.0
 
 
 @pytest.fixture(scope="module")
@@ -143,7 +163,7 @@ def test_training_leaves_generator_and_discriminator_checkpoints(trained_root):
     assert gan["discriminator"]["features.0.weight"].shape == (4, 3, 3, 3)
     # model.pt is the final generator of stage 2, a bare state dict loadable into the x4 network_def
     model = _load(models / "model.pt")
-    generator = SRGenerator(scale_factor=4, residual_per_stage=False, **GEN)
+    generator = SRGenerator(scale_factor=4, residual_per_stage=False, global_skip="bicubic", **GEN)
     generator.load_state_dict(model)
     for key, value in model.items():
         torch.testing.assert_close(value, gan["model"][key])
@@ -188,9 +208,10 @@ def test_stage2_resumes_from_stage1_checkpoint_and_updates_both_networks(tmp_pat
 def test_generator_loss_terms_and_weights_match_hand_computation(tmp_path):
     workflow = _workflow(TRAIN, tmp_path, run_id="stage2", pretrained_generator=None, **TINY)
     loss = workflow.parser.get_parsed_content("train#loss")
-    assert (loss.mse_weight, loss.saliency_weight, loss.adversarial_weight) == (1.0, 1.0, 0.01)
+    # the balanced defaults (the paper's 1, 1, 0.01 and offset 0 live in paper.json)
+    assert (loss.mse_weight, loss.saliency_weight, loss.adversarial_weight) == (1000.0, 1.0, 0.1)
     assert loss.vgg_loss is None  # no vgg_weights_path by default: the VGG term is off
-    assert loss.saliency_mse.weight_offset == 0.0
+    assert loss.saliency_mse.weight_offset == 1.0
     optimizer = workflow.parser.get_parsed_content("train#g_optimizer")
     assert optimizer.defaults["betas"][0] == pytest.approx(0.93)
     assert isinstance(workflow.parser.get_parsed_content("pretrain#loss"), torch.nn.MSELoss)
@@ -213,7 +234,7 @@ def test_generator_loss_terms_and_weights_match_hand_computation(tmp_path):
     sr, hr = captured["pred"], captured["label"]
     assert sr.shape == hr.shape == (2, 3, 16, 16)
     weights = local_saliency_map(hr, intensity_range=(0.0, 1.0))  # hard histogram: fixed weights of eq. 7
-    weighted_mse = (weights * (sr - hr) ** 2).mean()
+    weighted_mse = ((weights + 1.0) * (sr - hr) ** 2).mean()  # weights 1 + S
     soft_sr = local_saliency_map(sr, intensity_range=(0.0, 1.0), histogram="soft")
     soft_hr = local_saliency_map(hr, intensity_range=(0.0, 1.0), histogram="soft")
     saliency = ((soft_sr - soft_hr) ** 2).mean()
@@ -223,7 +244,8 @@ def test_generator_loss_terms_and_weights_match_hand_computation(tmp_path):
     torch.testing.assert_close(terms["mse"], weighted_mse, rtol=1e-4, atol=1e-7)
     torch.testing.assert_close(terms["saliency"], saliency, rtol=1e-4, atol=1e-7)
     torch.testing.assert_close(terms["adversarial"], adversarial, rtol=1e-4, atol=1e-6)
-    torch.testing.assert_close(captured["g_loss"], weighted_mse + saliency + 0.01 * adversarial, rtol=1e-4, atol=1e-6)
+    expected = 1000.0 * weighted_mse + saliency + 0.1 * adversarial
+    torch.testing.assert_close(captured["g_loss"], expected, rtol=1e-4, atol=1e-6)
     assert captured["loss"].ndim == 0 and torch.equal(captured["loss"], captured["g_loss"])
     torch.testing.assert_close(terms["total"], captured["g_loss"])
 
@@ -274,7 +296,7 @@ def test_evaluate_writes_sr_bicubic_and_downstream_scores(trained_root):
     hr = torch.as_tensor(sample["image"]).as_subclass(torch.Tensor)[None].float()
     label = torch.as_tensor(sample["label"]).as_subclass(torch.Tensor)[None]
     assert hr.shape == (1, 3, 32, 32)
-    generator = SRGenerator(scale_factor=4, residual_per_stage=False, **GEN)
+    generator = SRGenerator(scale_factor=4, residual_per_stage=False, global_skip="bicubic", **GEN)
     generator.load_state_dict(_load(trained_root / "models" / "checkpoint_gan_x4_final.pt")["model"])
     segmenter = UNet(spatial_dims=2, in_channels=3, out_channels=2, base_channels=4)
     segmenter.load_state_dict(_load(trained_root / "models" / "seg_model.pt"))
@@ -294,6 +316,11 @@ def test_evaluate_writes_sr_bicubic_and_downstream_scores(trained_root):
                 assert float(row["rmse"]) == pytest.approx(float(rmse(image, hr, crop_border=factor)), rel=1e-6)
                 sharpness = float(gradient_sharpness(image, crop_border=factor))
                 assert float(row["sharpness"]) == pytest.approx(sharpness, rel=1e-6)
+                fov = hr.mean(dim=1, keepdim=True) > 20 / 255  # the documented threshold, written out
+                assert torch.equal(fov, fov_mask_from_image(hr)) and 0 < int(fov.sum()) < fov.numel()
+                inside = masked_super_resolution_metrics(image, hr, fov, crop_border=factor)
+                for name in ("psnr", "ssim", "sharpness"):
+                    assert float(row[f"{name}_fov"]) == pytest.approx(float(inside[name]), rel=1e-6)
                 counts = segmentation_counts(segmenter(image), label, num_classes=2)
                 dice = float(pooled_scores(counts, "dice")["dice"])
                 assert float(seg_rows[(data[0]["id"], str(factor), method)]["dice"]) == pytest.approx(dice, rel=1e-6)
@@ -305,6 +332,20 @@ def test_evaluate_writes_sr_bicubic_and_downstream_scores(trained_root):
     # bicubic PSNR at x4 beats x8 on real images (less information lost)
     x4, x8 = summary["super_resolution"]["x4"]["bicubic"], summary["super_resolution"]["x8"]["bicubic"]
     assert x4["psnr"] > x8["psnr"]
+
+    # summary.json: the same content plus the headline per factor
+    full = json.loads((out / "summary.json").read_text())
+    assert {k: v for k, v in full.items() if k != "headline"} == summary
+    head4, head8 = full["headline"]["x4"], full["headline"]["x8"]
+    sr4, bic4 = summary["super_resolution"]["x4"]["sr"], summary["super_resolution"]["x4"]["bicubic"]
+    assert (head4["psnr"], head4["ssim"], head4["psnr_fov"]) == (sr4["psnr"], sr4["ssim"], sr4["psnr_fov"])
+    assert (head4["psnr_bicubic"], head4["ssim_fov_bicubic"]) == (bic4["psnr"], bic4["ssim_fov"])
+    assert head4["dice_sr"] == downstream["x4"]["sr"]["dice"]
+    assert head4["dice_bicubic"] == downstream["x4"]["bicubic"]["dice"]
+    assert head4["dice_hr"] == head8["dice_hr"] == downstream["hr"]["dice"]
+    assert head8["psnr"] is None and head8["dice_sr"] is None  # no x8 generator
+    assert head8["psnr_bicubic"] == summary["super_resolution"]["x8"]["bicubic"]["psnr"]
+    assert 0.3 < bic4["fov_fraction"] < 1.0  # the thresholded FOV excludes the black border of the fundus image
 
     strict = _workflow([TRAIN, EVALUATE], trained_root, run_id="evaluating", require_generators=True, **override)
     with pytest.raises(RuntimeError) as error:
@@ -362,7 +403,9 @@ def _causes(error: BaseException) -> list[BaseException]:
 
 
 def test_channels_last_trains_one_iteration_with_channels_last_weights(tmp_path):
-    workflow = _workflow(TRAIN, tmp_path, run_id="stage2", pretrained_generator=None, channels_last=True, **TINY)
+    # a random output conv: with the default zeroed one the first step cannot reach the layers before it
+    override = {"channels_last": True, "zero_init_last": False}
+    workflow = _workflow(TRAIN, tmp_path, run_id="stage2", pretrained_generator=None, **override, **TINY)
     networks = {name: workflow.parser.get_parsed_content(name) for name in ("network", "discriminator")}
     start = {name: [p.detach().clone() for p in net.parameters()] for name, net in networks.items()}
     workflow.run()

@@ -52,7 +52,7 @@ def _stacked(data, key: str) -> torch.Tensor:
 
 
 def _stage(path: Path) -> SRGenerator:
-    net = SRGenerator(scale_factor=2, **GEN)
+    net = SRGenerator(scale_factor=2, global_skip="bicubic", **GEN)  # the bundle default
     net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True)["model"])
     return net.eval()
 
@@ -80,7 +80,7 @@ def test_chain_config_trains_stages_in_order_and_saves_them(chain_root):
     mse1 = torch.load(models / "chain_x4_stage1_mse.pt", map_location="cpu", weights_only=True)["model"]
     assert any(not torch.equal(mse1[k], stage1["model"][k]) for k in mse1 if mse1[k].is_floating_point())
     # the final chain file is the two stage files put together
-    chain = CascadedSRGenerator(scale_factor=4, **GEN)
+    chain = CascadedSRGenerator(scale_factor=4, global_skip="bicubic", **GEN)
     chain.load_state_dict(torch.load(models / "chain_x4_final.pt", map_location="cpu", weights_only=True)["model"])
     x = torch.rand(1, 3, 8, 8)
     stages = [_stage(models / f"chain_x4_stage{k}.pt") for k in (1, 2)]
@@ -117,7 +117,7 @@ def test_evaluate_chain_config_scores_the_saved_chain(chain_root):
     workflow.finalize()
     summary = json.loads((root / "eval" / "evaluation_chain" / "evaluation.json").read_text())
     assert summary["settings"]["generator_checkpoints"]["x4"].endswith("chain_x4_final.pt")
-    chain = CascadedSRGenerator(scale_factor=4, **GEN)
+    chain = CascadedSRGenerator(scale_factor=4, global_skip="bicubic", **GEN)
     final = torch.load(root / "models" / "chain_x4_final.pt", map_location="cpu", weights_only=True)["model"]
     chain.load_state_dict(final)
     chain.eval()

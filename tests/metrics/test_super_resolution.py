@@ -9,7 +9,16 @@ import pytest
 import torch
 from pytorch_msssim import ssim as reference_ssim
 
-from monai_ext.metrics import gradient_sharpness, psnr, rgb_to_y, rmse, ssim, super_resolution_metrics
+from monai_ext.metrics import (
+    fov_mask_from_image,
+    gradient_sharpness,
+    masked_super_resolution_metrics,
+    psnr,
+    rgb_to_y,
+    rmse,
+    ssim,
+    super_resolution_metrics,
+)
 
 
 def test_rgb_to_y_bt601():
@@ -102,3 +111,40 @@ def test_summary_and_errors():
         psnr(target, target, intensity_range=(1, 1))
     with pytest.raises(ValueError, match="1 or 3 channels"):
         psnr(torch.zeros(1, 2, 4, 4), torch.zeros(1, 2, 4, 4))
+
+
+def test_masked_metrics_full_mask_equal_whole_image_metrics():
+    torch.manual_seed(0)
+    target = torch.rand(2, 3, 40, 36)
+    pred = (target + 0.05 * torch.randn_like(target)).clamp(0, 1)
+    full = torch.ones(2, 1, 40, 36, dtype=torch.bool)
+    masked = masked_super_resolution_metrics(pred, target, full, crop_border=2)
+    whole = super_resolution_metrics(pred, target, crop_border=2)
+    for key in ("psnr", "rmse", "sharpness", "sharpness_target"):
+        torch.testing.assert_close(masked[key], whole[key])
+    torch.testing.assert_close(masked["ssim"].float(), whole["ssim"], atol=1e-5, rtol=0)
+    torch.testing.assert_close(masked["fov_fraction"], torch.ones(2, dtype=torch.float64))
+
+
+def test_masked_metrics_ignore_the_border_and_fov_threshold():
+    torch.manual_seed(0)
+    target = torch.zeros(1, 3, 48, 48)
+    target[..., 8:40, 8:40] = 0.3 + 0.4 * torch.rand(1, 3, 32, 32)  # a "retina" on a black border
+    fov = fov_mask_from_image(target)
+    assert fov.shape == (1, 1, 48, 48) and fov.dtype == torch.bool
+    assert int(fov.sum()) == 32 * 32 and bool(fov[..., 8:40, 8:40].all())
+    pred = target.clone()
+    pred[..., 8:40, 8:40] += 0.02  # error inside the FOV only
+    masked = masked_super_resolution_metrics(pred, target, fov, y_channel=False)
+    whole = super_resolution_metrics(pred, target, y_channel=False)
+    torch.testing.assert_close(masked["psnr"], torch.tensor([10 * math.log10(1 / 0.02**2)], dtype=torch.float64))
+    assert float(whole["psnr"]) > float(masked["psnr"]) + 3.0  # the exact border inflates whole-image PSNR
+    noisy = target.clone()
+    noisy[..., 8:40, 8:40] += 0.05 * torch.randn(1, 3, 32, 32)  # structure lost inside the FOV only
+    masked_ssim = float(masked_super_resolution_metrics(noisy, target, fov)["ssim"])
+    assert masked_ssim < float(super_resolution_metrics(noisy, target)["ssim"]) - 0.01
+    assert abs(float(masked["fov_fraction"]) - 32 * 32 / 48**2) < 1e-9
+    with pytest.raises(ValueError, match="empty"):
+        masked_super_resolution_metrics(pred, target, torch.zeros_like(fov))
+    with pytest.raises(ValueError, match="mask"):
+        masked_super_resolution_metrics(pred, target, fov[..., :40])

@@ -117,3 +117,24 @@ def test_global_skip_gradients_and_errors():
         SRGenerator(in_channels=1, out_channels=3, global_skip="bicubic")
     volume = SRGenerator(spatial_dims=3, in_channels=1, out_channels=1, scale_factor=2, global_skip="bicubic", **TINY)
     assert volume.eval()(torch.rand(1, 1, 4, 4, 4)).shape == (1, 1, 8, 8, 8)
+
+
+@pytest.mark.parametrize("factor", [2, 4, 8])
+def test_zero_init_last_starts_at_bicubic_and_trains(factor):
+    torch.manual_seed(0)
+    net = SRGenerator(scale_factor=factor, global_skip="bicubic", zero_init_last=True, **TINY)
+    assert net.head.weight.abs().sum() == 0 and net.head.bias.abs().sum() == 0
+    x = torch.rand(2, 3, 7, 6)
+    bicubic = F.interpolate(x, scale_factor=factor, mode="bicubic", align_corners=False)
+    torch.testing.assert_close(net.eval()(x), bicubic, rtol=0, atol=0)  # exactly the bicubic baseline at init
+    # the zeroed head still receives a gradient, so one step moves the output away from bicubic
+    net.train()
+    optimizer = torch.optim.SGD(net.parameters(), lr=0.1)
+    target = bicubic + 0.1 * torch.rand_like(bicubic)
+    (net(x) - target).square().mean().backward()
+    assert net.head.weight.grad.abs().sum() > 0
+    optimizer.step()
+    assert (net.eval()(x) - bicubic).abs().max() > 1e-4
+    # without the option the random head adds a residual at init
+    random_head = SRGenerator(scale_factor=factor, global_skip="bicubic", **TINY).eval()
+    assert (random_head(x) - bicubic).abs().max() > 1e-3

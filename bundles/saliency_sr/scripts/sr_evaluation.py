@@ -12,13 +12,19 @@ For every test image (HR, resized to the bundle's ``hr_spatial_size``) and every
   convention as the training pairs);
 * SR = the generator trained at ``r`` applied to LR; bicubic = bicubic upsampling of LR (the baseline);
 * PSNR, SSIM, RMSE on the BT.601 Y channel and the gradient-energy sharpness (a documented substitute for the
-  paper's S3), for SR and for bicubic (``monai_ext.metrics.super_resolution_metrics``);
+  paper's S3), for SR and for bicubic (``monai_ext.metrics.super_resolution_metrics``), on the whole image and
+  inside the field of view (``*_fov``: ``monai_ext.metrics.masked_super_resolution_metrics``; the FOV is the
+  image's ``fov`` mask when the data has one, else the HR image thresholded by ``fov_mask_from_image``), since
+  the black border, reproduced almost exactly by every method, inflates whole-image PSNR;
 * downstream: a vessel-segmentation U-Net trained on HR images is applied to HR, SR and bicubic images; accuracy,
   sensitivity, specificity and Dice are pooled over all pixels of all test images.
 
 Outputs (``output_dir``): ``sr_metrics.csv`` (one row per image, factor and method, then ``mean`` rows),
-``downstream_segmentation.csv`` (per image, then ``pooled`` rows) and ``evaluation.json`` (means, pooled scores,
-settings, and what was skipped).
+``downstream_segmentation.csv`` (per image, then ``pooled`` rows), ``evaluation.json`` (means, pooled scores,
+settings, and what was skipped) and ``summary.json``: the same content plus a ``headline`` object per factor
+(``"x4": {"psnr", "ssim", "psnr_bicubic", "ssim_bicubic", "psnr_fov", "ssim_fov", "psnr_fov_bicubic",
+"ssim_fov_bicubic", "sharpness_fov", "sharpness_fov_bicubic", "sharpness_fov_hr", "dice_sr", "dice_bicubic",
+"dice_hr"}``; a value that was not measured is ``null``).
 """
 
 from __future__ import annotations
@@ -34,6 +40,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from monai_ext.engines import gaussian_downsample, restore_objects, safe_load_checkpoint
 from monai_ext.metrics import (
+    fov_mask_from_image,
+    masked_super_resolution_metrics,
     pooled_scores,
     segmentation_counts,
     super_resolution_metrics,
@@ -41,9 +49,17 @@ from monai_ext.metrics import (
     write_metrics_csv,
 )
 
-__all__ = ["SR_METRICS", "SEG_METRICS", "load_weights", "bicubic_upsample", "evaluate_super_resolution"]
+__all__ = [
+    "SR_METRICS",
+    "SEG_METRICS",
+    "load_weights",
+    "bicubic_upsample",
+    "headline_metrics",
+    "evaluate_super_resolution",
+]
 
 SR_METRICS = ("psnr", "ssim", "rmse", "sharpness")
+FOV_METRICS = ("psnr_fov", "ssim_fov", "rmse_fov", "sharpness_fov")
 SEG_METRICS = ("accuracy", "recall", "specificity", "dice")
 _SEG_NAMES = {"recall": "sensitivity"}
 
@@ -95,6 +111,36 @@ def _mean_rows(rows: list[dict[str, Any]], group_keys: Sequence[str], metrics: S
     }
 
 
+def headline_metrics(summary: Mapping[str, Any], factors: Sequence[int]) -> dict[str, dict[str, float | None]]:
+    """The ``headline`` object of ``summary.json``: per factor the SR and bicubic image quality (whole image and
+    inside the FOV), the FOV sharpness of SR, bicubic and HR, and the pooled downstream Dice on SR, bicubic and HR
+    images; ``None`` where not measured (no generator or no segmentation network)."""
+    headline: dict[str, dict[str, float | None]] = {}
+    seg = summary.get("downstream_segmentation", {})
+    for factor in factors:
+        key = f"x{int(factor)}"
+        sr = summary["super_resolution"].get(key, {}).get("sr", {})
+        bicubic = summary["super_resolution"].get(key, {}).get("bicubic", {})
+        down = seg.get(key, {})
+        headline[key] = {
+            "psnr": sr.get("psnr"),
+            "ssim": sr.get("ssim"),
+            "psnr_bicubic": bicubic.get("psnr"),
+            "ssim_bicubic": bicubic.get("ssim"),
+            "psnr_fov": sr.get("psnr_fov"),
+            "ssim_fov": sr.get("ssim_fov"),
+            "psnr_fov_bicubic": bicubic.get("psnr_fov"),
+            "ssim_fov_bicubic": bicubic.get("ssim_fov"),
+            "sharpness_fov": sr.get("sharpness_fov"),
+            "sharpness_fov_bicubic": bicubic.get("sharpness_fov"),
+            "sharpness_fov_hr": bicubic.get("sharpness_fov_hr"),
+            "dice_sr": down.get("sr", {}).get("dice"),
+            "dice_bicubic": down.get("bicubic", {}).get("dice"),
+            "dice_hr": seg.get("hr", {}).get("dice"),
+        }
+    return headline
+
+
 def evaluate_super_resolution(
     datalist: Sequence[Mapping[str, Any]],
     preprocessing: Callable[[Mapping[str, Any]], Mapping[str, Any]],
@@ -111,6 +157,7 @@ def evaluate_super_resolution(
     inferer: Callable[[torch.Tensor, nn.Module], torch.Tensor] | None = None,
     require_generators: bool = False,
     require_segmentation: bool = False,
+    fov_threshold: float = 20.0 / 255.0,
 ) -> dict[str, Any]:
     """Evaluate SR generators against bicubic upsampling and run the downstream segmentation protocol.
 
@@ -136,9 +183,11 @@ def evaluate_super_resolution(
         inferer: ``inferer(lr, generator)``, e.g. a ``SlidingWindowInferer`` for large images; default a plain call.
         require_generators: raise when a factor has no checkpoint.
         require_segmentation: raise when the segmentation checkpoint is missing.
+        fov_threshold: level (on the [0, 1] scale) of the HR channel mean above which a pixel is inside the field of
+            view, for data without an ``fov`` mask (``monai_ext.metrics.fov_mask_from_image``).
 
     Returns:
-        the summary written to ``evaluation.json``.
+        the summary written to ``evaluation.json`` and ``summary.json`` (the latter with the ``headline``).
 
     Raises:
         FileNotFoundError: for a missing checkpoint under ``require_generators`` / ``require_segmentation``.
@@ -204,6 +253,10 @@ def evaluate_super_resolution(
             label = _as_batch(data["label"], device) if "label" in data and segmenter is not None else None
             if label is not None:
                 segment(hr, label, sample_id, "-", "hr")
+            if "fov" in data:
+                fov = _as_batch(data["fov"], device) != 0
+            else:
+                fov = fov_mask_from_image(hr, (low, high), fov_threshold)
             for factor in factors:
                 factor = int(factor)
                 lr = gaussian_downsample(hr, factor, blur_sigma)
@@ -215,16 +268,26 @@ def evaluate_super_resolution(
                 border = factor if crop_border is None else int(crop_border)
                 for method, image in outputs.items():
                     values = super_resolution_metrics(image, hr, (low, high), y_channel=True, crop_border=border)
+                    inside = masked_super_resolution_metrics(
+                        image, hr, fov, (low, high), y_channel=True, crop_border=border
+                    )
                     sr_rows.append(
                         {"id": sample_id, "factor": factor, "method": method}
                         | {m: float(values[m][0]) for m in SR_METRICS}
                         | {"sharpness_hr": float(values["sharpness_target"][0])}
+                        | {f"{m}_fov": float(inside[m][0]) for m in ("psnr", "ssim", "rmse", "sharpness")}
+                        | {
+                            "sharpness_fov_hr": float(inside["sharpness_target"][0]),
+                            "fov_fraction": float(inside["fov_fraction"][0]),
+                        }
                     )
                     if label is not None:
                         segment(image, label, sample_id, str(factor), method)
             logger.info(f"evaluated {sample_id} ({index + 1}/{len(datalist)})")
 
-    sr_means = _mean_rows(sr_rows, ("factor", "method"), (*SR_METRICS, "sharpness_hr"))
+    sr_means = _mean_rows(
+        sr_rows, ("factor", "method"), (*SR_METRICS, "sharpness_hr", *FOV_METRICS, "sharpness_fov_hr", "fov_fraction")
+    )
     sr_summary_rows = {
         f"mean_x{factor}_{method}": {"factor": factor, "method": method} | values
         for (factor, method), values in sr_means.items()
@@ -245,6 +308,8 @@ def evaluate_super_resolution(
             "sr_metrics": "PSNR/SSIM/RMSE on the BT.601 Y channel, [0, 1] scale (data range 1)",
             "sharpness": "gradient_sharpness: mean squared Sobel gradient magnitude (Tenengrad) on Y; substitute for "
             "the paper's S3, values not comparable with S3",
+            "fov": "*_fov metrics: inside the field of view only (the data's fov mask, else HR channel mean > "
+            f"{fov_threshold:.4f} on the [0, 1] scale); SSIM averaged over the windows centred in the FOV",
             "segmentation_metrics": "pooled over all pixels of all test images (no FOV mask); sensitivity = recall",
             "generator_checkpoints": {f"x{f}": os.fspath(checkpoints[f]) for f in generators},
             "seg_checkpoint": os.fspath(seg_checkpoint) if segmenter is not None else None,
@@ -269,5 +334,7 @@ def evaluate_super_resolution(
         write_metrics_csv(os.path.join(output_dir, "downstream_segmentation.csv"), seg_rows, pooled_rows)
         summary["downstream_segmentation"] = downstream
     write_json(os.path.join(output_dir, "evaluation.json"), summary)
+    summary = {"headline": headline_metrics(summary, factors), **summary}
+    write_json(os.path.join(output_dir, "summary.json"), summary)
     logger.info(f"SR evaluation written to {output_dir} ({summary['seconds']:.1f} s)")
     return summary
