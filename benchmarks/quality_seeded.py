@@ -76,6 +76,7 @@ ARMS: dict[str, dict[str, tuple[str, str]]] = {
 }
 DATASETS = {"ds2f": "chasedb1", "ss_maf": "idrid_ex_512"}
 METRICS = {"ds2f": ("dice", "iou", "mcc", "bm", "pr_auc"), "ss_maf": ("dice", "iou", "mcc", "bm", "recall", "pr_auc")}
+HEADERS = {"dice": "Dice", "iou": "IoU", "mcc": "MCC", "bm": "BM", "recall": "recall", "pr_auc": "PR-AUC"}
 BEST_METRIC = re.compile(r"Key metric: (\S+) best value: ([-+0-9.eE]+) at epoch: (\d+)")
 
 
@@ -165,6 +166,7 @@ class Runner:
         self.runs_dir = Path(args.runs_dir or f"/tmp/quality_{args.bundle}_seeded_runs").resolve()
         self.overrides = list(args.overrides)
         self.niceness = args.nice
+        self.report_only = args.report_only
         self.env = dict(os.environ)
         self.env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), self.env.get("PYTHONPATH")]))
         if args.threads is not None:
@@ -191,13 +193,18 @@ class Runner:
     def _save(self, run_dir: Path, record: dict[str, Any]) -> None:
         (run_dir / "run.json").write_text(json.dumps(record, indent=2) + "\n")
 
-    def train(self, arm: str, lr: float, seed: int) -> dict[str, Any]:
-        """Train one run unless a finished one is on disk; return its record (timings, best validation)."""
+    def train(self, arm: str, lr: float, seed: int) -> dict[str, Any] | None:
+        """Train one run unless a finished one is on disk; return its record (timings, best validation).
+
+        With ``--report-only``, a run not finished on disk is not started and None is returned.
+        """
         run_dir = self.run_dir(arm, lr, seed)
         record = self._record(run_dir)
         log = run_dir / "train.log"
         finished = (run_dir / "models" / "checkpoint_final.pt").is_file() and log.is_file()
         if not (finished and "train" in record):
+            if self.report_only:
+                return None
             cmd, _ = self.commands(arm, lr, seed)
             print(f"[{arm} lr {lr_tag(lr)} seed {seed}] training: {display(cmd)}", flush=True)
             record = {"arm": arm, "label": ARMS[self.bundle][arm][0], "learning_rate": lr, "seed": seed}
@@ -214,6 +221,8 @@ class Runner:
         record = self._record(run_dir)
         summary_path = run_dir / "eval" / "evaluation" / "summary.json"
         if not (summary_path.is_file() and "evaluate" in record):
+            if self.report_only:
+                return record
             _, cmd = self.commands(arm, lr, seed)
             print(f"[{arm} lr {lr_tag(lr)} seed {seed}] evaluating", flush=True)
             record["evaluate"] = run_command(cmd, run_dir / "evaluate.log", self.env, self.niceness)
@@ -300,7 +309,14 @@ def markdown(report: dict[str, Any]) -> str:
         f"{cfg['split_sizes']['train']} / val {cfg['split_sizes']['val']} / test {cfg['split_sizes']['test']}. "
         f"Bundle overrides: `{' '.join(report['overrides']) or 'none'}`.",
         "",
+        *([report["note"], ""] if report.get("note") else []),
+        "Status: {trainings_done} of {trainings_planned} trainings and {test_evaluations_done} of "
+        "{test_evaluations_planned} test evaluations done; rerun the command to continue (finished runs are kept)."
+        .format(**report["status"]),
+        "",
         "## Learning-rate sweep (seed " + str(report["sweep_seed"]) + "; selection by best validation IoU)",
+        "",
+        "Cells: best validation IoU (pooled over the validation images at HR) and its epoch; '-': not run yet.",
         "",
         "| arm | " + " | ".join(f"lr {lr_tag(lr)}" for lr in report["lrs"]) + " | chosen lr |",
         "|---|" + "---|" * (len(report["lrs"]) + 1),
@@ -316,12 +332,14 @@ def markdown(report: dict[str, Any]) -> str:
             else:
                 cells.append("no validation")
         chosen = report["chosen_lr"].get(arm)
-        lines.append(f"| {label} | " + " | ".join(cells) + f" | {lr_tag(chosen) if chosen else '-'} |")
+        values = {r["best_val"]["value"] if r.get("best_val") else None for r in report["sweep"] if r["arm"] == arm}
+        tie = " (tie)" if chosen and len(values) == 1 else ""
+        lines.append(f"| {label} | " + " | ".join(cells) + f" | {lr_tag(chosen) + tie if chosen else '-'} |")
     lines += [
         "",
         "## Test split, per seed (best checkpoint by validation IoU; original resolution; pooled over all pixels)",
         "",
-        "| arm | lr | seed | " + " | ".join(m.replace("_", "-").upper() if m != "dice" else "Dice" for m in metrics)
+        "| arm | lr | seed | " + " | ".join(HEADERS[m] for m in metrics)
         + " | best val IoU (epoch) | train wall s | train CPU s | load1 mean/max |",
         "|---|---|---|" + "---|" * (len(metrics) + 4),
     ]
@@ -339,7 +357,7 @@ def markdown(report: dict[str, Any]) -> str:
         "",
         "## Test split, mean +- sample std over seeds",
         "",
-        "| arm | lr | seeds | " + " | ".join(m.replace("_", "-").upper() if m != "dice" else "Dice" for m in metrics)
+        "| arm | lr | seeds | " + " | ".join(HEADERS[m] for m in metrics)
         + " |",
         "|---|---|---|" + "---|" * len(metrics),
     ]
@@ -411,6 +429,10 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1, help="OMP/MKL threads of each run (0: torch's default)")
     ap.add_argument("--nice", type=int, default=10, help="niceness added to every run (0: none)")
     ap.add_argument("--output", default=None, help="JSON/MD stem (default benchmarks/results/quality_<b>_seeded)")
+    ap.add_argument(
+        "--report-only", action="store_true", help="start no run; rewrite the tables from the finished runs on disk"
+    )
+    ap.add_argument("--note", default="", help="free text written under the budget line of the markdown")
     ap.add_argument("overrides", nargs=argparse.REMAINDER, help="bundle overrides after '--', for every run")
     args = ap.parse_args()
     args.overrides = args.overrides[1:] if args.overrides[:1] == ["--"] else args.overrides
@@ -426,12 +448,15 @@ def main() -> None:
     stem.parent.mkdir(parents=True, exist_ok=True)
     report: dict[str, Any] = {
         "bundle": args.bundle,
-        "benchmark_command": shlex.join(["python", "benchmarks/quality_seeded.py"] + sys.argv[1:]),
+        "benchmark_command": shlex.join(
+            ["python", "benchmarks/quality_seeded.py"] + [a for a in sys.argv[1:] if a != "--report-only"]
+        ),
         "date": datetime.datetime.now().isoformat(timespec="seconds"),
         "commit": git_commit(),
         "machine": machine_info(),
         "budget": budget(args.bundle, args.overrides),
         "overrides": args.overrides,
+        "note": args.note,
         "threads": args.threads,
         "nice": args.nice,
         "lrs": list(args.lrs),
@@ -453,6 +478,13 @@ def main() -> None:
                           for s in args.seeds if (a, report["chosen_lr"][a], s) in records]
         report["all_runs"] = list(records.values())
         report["aggregate"] = aggregate(args.bundle, report["runs"])
+        extra_seeds = [s for s in args.seeds if s != args.sweep_seed]
+        report["status"] = {
+            "trainings_done": sum("train" in r for r in records.values()),
+            "trainings_planned": len(arms) * (len(args.lrs) + len(extra_seeds)),
+            "test_evaluations_done": sum("test" in r for r in records.values()),
+            "test_evaluations_planned": len(arms) * len(args.seeds),
+        }
         stem.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")
         stem.with_suffix(".md").write_text(markdown(report))
 
@@ -460,8 +492,12 @@ def main() -> None:
     # 1. sweep, arm by arm at every lr; 2. select; evaluate the chosen sweep run at once (a first full row early)
     for arm in arms:
         for lr in args.lrs:
-            records[(arm, lr, args.sweep_seed)] = runner.train(arm, lr, args.sweep_seed)
+            record = runner.train(arm, lr, args.sweep_seed)
+            if record is not None:
+                records[(arm, lr, args.sweep_seed)] = record
             write()
+        if any((arm, lr, args.sweep_seed) not in records for lr in args.lrs):
+            continue  # --report-only with an unfinished sweep: no choice for this arm yet
         chosen = select_lr([records[(arm, lr, args.sweep_seed)] for lr in args.lrs])
         report["chosen_lr"][arm] = chosen
         if args.sweep_seed in args.seeds:
@@ -470,10 +506,11 @@ def main() -> None:
     # 3. the other seeds at the chosen lr, seed-major so that every arm gets its second seed before any its third
     for seed in args.seeds:
         for arm in arms:
-            if seed == args.sweep_seed:
+            if seed == args.sweep_seed or arm not in report["chosen_lr"]:
                 continue
             lr = report["chosen_lr"][arm]
-            runner.train(arm, lr, seed)
+            if runner.train(arm, lr, seed) is None:
+                continue
             records[(arm, lr, seed)] = runner.evaluate(arm, lr, seed)
             write()
     report["total_wall_s_this_invocation"] = round(time.perf_counter() - start, 1)
