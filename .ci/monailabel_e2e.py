@@ -149,7 +149,7 @@ def own_inference(bundle: Path, image: Path, out: Path, checkpoint: str = "model
         parser.get_parsed_content("run")
     finally:
         sys.path.remove(str(bundle))
-    return np.asarray(Image.open(out / f"{image.stem}_mask.png"))
+    return np.asarray(Image.open(out / f"{image.stem}_seg.png"))
 
 
 def start_server(app: Path, studies: Path, model: str, port: int, log_file: Path) -> subprocess.Popen:

@@ -414,7 +414,7 @@ def test_real_monailabel_bundle_tasks(name, tmp_path):
     parser.update({"bundle_root": str(path), "input_dir": [image_file], "output_dir": str(out),
                    "device": "$torch.device('cpu')"})
     parser.get_parsed_content("run")
-    own = np.asarray(Image.open(out / f"{Path(image_file).stem}_mask.png")) > 0
+    own = np.asarray(Image.open(out / f"{Path(image_file).stem}_seg.png")) > 0
     np.testing.assert_array_equal(label > 0, own)
 
     tiny = _tiny(name)

@@ -216,7 +216,7 @@ def test_segmentation_writer_reads_monai_order_the_same(tmp_path):
     converted = SegmentationPNGWriter(transpose=True)(
         {"pred": to_monai_spatial_order(label)[0].to(torch.uint8), "prob": to_monai_spatial_order(prob)},
         str(tmp_path / "monai"), "x")
-    for suffix in ("_mask.png", "_prob.png"):
+    for suffix in ("_seg.png", "_prob.png"):
         a = np.asarray(Image.open(tmp_path / "ours" / f"x{suffix}"))
         b = np.asarray(Image.open(tmp_path / "monai" / f"x{suffix}"))
         assert a.shape == (5, 7)
