@@ -115,7 +115,9 @@ def test_report_only_rebuilds_tables_from_finished_runs_and_starts_nothing(tmp_p
     assert [(r["arm"], r["seed"]) for r in report["runs"]] == [("unet_interp", 0), ("unet_interp", 1)]
     assert report["aggregate"]["unet_interp"]["dice"]["mean"] == pytest.approx(0.55)
     assert report["aggregate"]["unet_interp"]["pr_auc"]["mean"] == pytest.approx(0.65)
-    assert report["budget"]["max_epochs"] == 3 and report["budget"]["iterations"] == 3 * 8  # 16 images, batch 2
+    batch = ConfigParser.load_config_file(str(REPO_ROOT / "bundles/ds2f/configs/train.json"))["batch_size"]
+    assert report["budget"]["max_epochs"] == 3 and report["budget"]["batch_size"] == batch
+    assert report["budget"]["iterations"] == 3 * -(-16 // batch)  # 16 training images, last batch may be short
     assert report["status"] == {"trainings_done": 4, "trainings_planned": 16, "test_evaluations_done": 2,
                                 "test_evaluations_planned": 12}
     assert "--report-only" not in report["benchmark_command"]

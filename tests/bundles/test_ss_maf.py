@@ -21,7 +21,7 @@ from PIL import Image
 from monai_ext.data import build_datalist, embedded_dataset_dir
 from monai_ext.engines import NonFiniteLossError, safe_load_checkpoint
 from monai_ext.metrics import pr_auc
-from monai_ext.networks import MAF
+from monai_ext.networks import FIM, MAF
 from monai_ext.transforms import resize_image
 from tests.bundles.helpers import bundle_workflow, error_chain, run_collecting_stats, run_counting_iterations
 from tests.data.fakes import make_ddr, make_e_ophtha, make_idrid
@@ -149,6 +149,7 @@ _EXPECTED = {
     "unet_interp": (2, False, None, {"seg"}),
     "unet_interp_sr": (2, True, None, {"seg", "sr"}),
     "unet_interp_sr_maf": (2, True, MAF, {"seg", "sr", "fused_seg", "fused_sr"}),
+    "unet_supervessel_fim": (2, True, FIM, {"seg", "sr", "fused_seg"}),  # FIM has no fused_sr output
 }
 
 
@@ -167,7 +168,8 @@ def test_ablation_config_trains_two_iterations(tmp_path, ablation):
     assert trainer.state.iteration == 2  # 2 images, batch 1, 1 epoch
     net = workflow.parser.get_parsed_content("network")
     assert net.upscale_rate == rate and (net.sr_decoder is not None) == has_sr
-    assert (net.feature_fusion is None) if fusion is None else isinstance(net.feature_fusion, fusion)
+    fusion_module = net.output_fusion if fusion is FIM else net.feature_fusion  # FIM fuses outputs, not features
+    assert (fusion_module is None) if fusion is None else isinstance(fusion_module, fusion)
     last = workflow.parser.get_parsed_content("loss").last_terms
     assert set(last) == terms | {"total"}
     assert all(torch.isfinite(v).all() for v in last.values())
