@@ -1,32 +1,40 @@
 # Copyright (c) 2026 The monai_ext authors. Licensed under the Apache License, Version 2.0.
 """Quality benchmark of the ``sai_diagnosis`` bundle: the rows of Table V of Chen et al. (TMI 2021) on the embedded
-histology default (``histology_96``: 236 train / 74 val / 66 test PCam-like patches, LR 96x96, SR x2 = 192x192).
+histology default (``histology_96``: 236 train / 74 val / 66 test PCam-like patches of 96x96 native pixels).
+
+The native 96 px patch is the high-resolution (HR) image. The low-resolution (LR) input of every variant is the
+patch downsampled by ``--lr_downscale`` (default 2: 48x48) with antialiased bicubic interpolation, the degradation
+the SR stages are trained to invert (``train_sr.json``: HR tiles at the native scale, LR by the same resize). The SR
+image is the distilled MRC-Net student's x2 output of the LR input, back at the native size.
 
 Variants, all built from the bundle's modules and trained with the same recipe:
 
-* ``lr_only``: one ResNet-18 (``monai_ext.networks.sai.build_resnet18_encoder``) on the LR patch, cross-entropy;
-* ``sr_only``: one ResNet-18 on the SR image, cross-entropy;
+* ``hr_only``: one ResNet-18 (``monai_ext.networks.sai.build_resnet18_encoder``) on the native patch: the upper
+  bound, what a perfect SR could give;
+* ``lr_only``: one ResNet-18 on the LR patch;
+* ``bicubic_only``: one ResNet-18 on the bicubic x2 upsampling of the LR patch (the control for "a larger input");
+* ``sr_only``: one ResNet-18 on the SR image;
 * ``lr_sr``: ``SAIDiagnosisNet`` with its four SAI blocks replaced by a pass-through (no interaction, no affinity
   matrices), four CEs + rank loss (``SAIDiagnosisLoss`` with the SAC / SAR weights at 0);
 * ``lr_sr_sai``: ``SAIDiagnosisNet`` with SAI and the full ``SAIDiagnosisLoss``.
 
 Deviations from the bundle's ``train.json``, to keep the benchmark within a CPU budget: the SR images are computed
-once by the distilled student (``models/student.pt`` from ``train_sr.json`` + ``distill.json``) and kept fixed (the
-bundle fine-tunes the SR network at 0.01x the learning rate); augmentation is flips + rot90 applied identically to
-LR and SR (no brightness / contrast jitter, which would desynchronise the pair); no ImageNet weights. Each variant
-keeps the epoch with the best validation accuracy and is scored on the test split with
-``monai_ext.metrics.classification_metrics``. SAI mixes samples of a batch; the SAI network is trained once per seed
-and evaluated in both eval modes of its SAI blocks (``eval_interaction``), each mode keeping its own best
-validation epoch: ``"batch"`` (released code: the samples of an eval batch interact) with the training batch size
-(8) and one image at a time (batch 1, as folder inference), and ``"reference"`` (each image interacts with itself
-and the bank of the last training samples; the prediction does not depend on the batch, checked here by comparing
-batch 8 with batch 1).
+once by the distilled student and kept fixed (the bundle fine-tunes the SR network at 0.01x the learning rate);
+augmentation is flips + rot90 applied identically to all inputs of a sample (no brightness / contrast jitter, which
+would desynchronise the pair); no ImageNet weights. Each variant keeps the epoch with the best validation accuracy
+(the first epoch that reaches it) and is scored on the
+test split with ``monai_ext.metrics.classification_metrics``. SAI mixes samples of a batch; the SAI network is
+trained once per seed and evaluated in both eval modes of its SAI blocks (``eval_interaction``), each mode keeping
+its own best validation epoch: ``"batch"`` (released code: the samples of an eval batch interact) with the training
+batch size (8) and one image at a time (batch 1, as folder inference), and ``"reference"`` (each image interacts with
+itself and the bank of the last training samples; the prediction does not depend on the batch, checked here by
+comparing batch 8 with batch 1).
 
 Usage (from the repository root, after the two SR stages)::
 
     python -m monai.bundle run training --config_file bundles/sai_diagnosis/configs/train_sr.json
     python -m monai.bundle run training --config_file bundles/sai_diagnosis/configs/distill.json
-    python benchmarks/quality_sai_diagnosis.py --epochs 6
+    python benchmarks/quality_sai_diagnosis.py --epochs 30 --seeds 0 1 2
 
 Writes ``benchmarks/results/quality_sai_diagnosis.json`` and ``.md``.
 """
@@ -41,12 +49,14 @@ import platform
 import resource
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from PIL import Image
+import torch.nn.functional as F
 from torch import nn
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -58,9 +68,12 @@ from monai_ext.losses import SAIDiagnosisLoss  # noqa: E402
 from monai_ext.metrics import classification_metrics  # noqa: E402
 from monai_ext.networks import MRCNet, SAIDiagnosisNet  # noqa: E402
 from monai_ext.networks.sai import build_resnet18_encoder  # noqa: E402
+from monai_ext.transforms import resize_image  # noqa: E402
 
 VARIANTS = {
+    "hr_only": "HR only (ResNet-18, native patch: upper bound)",
     "lr_only": "LR only (ResNet-18)",
+    "bicubic_only": "bicubic x2 of LR (ResNet-18, control)",
     "sr_only": "SR only (ResNet-18)",
     "lr_sr": "LR + SR, no SAI",
     "lr_sr_sai": "LR + SR + SAI (ours)",
@@ -77,21 +90,48 @@ class NoInteraction(nn.Module):
 
 
 class SingleBranch(nn.Module):
-    """One ResNet-18 classifier on either the LR or the SR image of a pair."""
+    """One ResNet-18 classifier on one of the inputs of a sample (``"hr"``, ``"lr"``, ``"bicubic"`` or ``"sr"``)."""
 
-    def __init__(self, num_classes: int, use_sr: bool) -> None:
+    def __init__(self, num_classes: int, source: str) -> None:
         super().__init__()
         self.net = build_resnet18_encoder(3, num_classes=num_classes)
-        self.use_sr = use_sr
+        self.source = source
 
-    def forward(self, x_lr: torch.Tensor, x_sr: torch.Tensor) -> torch.Tensor:
-        return self.net(x_sr if self.use_sr else x_lr)
+    def forward(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
+        return self.net(inputs[self.source])
+
+
+class PairBranches(nn.Module):
+    """``SAIDiagnosisNet`` fed with the LR and the SR image of a sample."""
+
+    def __init__(self, net: SAIDiagnosisNet) -> None:
+        super().__init__()
+        self.net = net
+
+    @property
+    def interactions(self) -> nn.ModuleList:
+        return self.net.interactions
+
+    def forward(self, inputs: dict[str, torch.Tensor]) -> Any:
+        return self.net(inputs["lr"], inputs["sr"])
+
+
+SOURCES = ("hr", "lr", "bicubic", "sr")
 
 
 def load_split(split: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """The native patches of a split as (N, 3, 96, 96) in [0, 1] and their labels."""
     items = build_histology_datalist(embedded_dataset_dir("histology_96"), split)
     images = np.stack([np.asarray(Image.open(d["image"]).convert("RGB"), dtype=np.float32) / 255.0 for d in items])
     return torch.from_numpy(images).permute(0, 3, 1, 2).contiguous(), torch.tensor([d["label"] for d in items])
+
+
+def degrade(images: torch.Tensor, factor: int) -> torch.Tensor:
+    """The LR inputs: antialiased bicubic downsampling by ``factor``, as the SR stages make their LR images."""
+    if factor == 1:
+        return images.clone()
+    size = [s // factor for s in images.shape[-2:]]
+    return torch.stack([resize_image(x, size, antialias=True) for x in images]).clamp(0, 1)
 
 
 @torch.no_grad()
@@ -99,29 +139,34 @@ def super_resolve(student: MRCNet, images: torch.Tensor, batch: int = 16) -> tor
     return torch.cat([student(images[i : i + batch]).clamp(0, 1) for i in range(0, len(images), batch)])
 
 
-def augment(x_lr: torch.Tensor, x_sr: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """Flips and rot90 (k in 0..3), the same for the LR and SR image of every sample, one draw per sample."""
-    draws = torch.randint(0, 2, (len(x_lr), 2), generator=generator).bool()
-    turns = torch.randint(0, 4, (len(x_lr),), generator=generator)
-    out_lr, out_sr = [], []
-    for lr, sr, (flip_v, flip_h), k in zip(x_lr, x_sr, draws.tolist(), turns.tolist()):
-        dims = [d for d, flip in ((1, flip_v), (2, flip_h)) if flip]
-        if dims:
-            lr, sr = lr.flip(dims), sr.flip(dims)
-        out_lr.append(torch.rot90(lr, k, (1, 2)))
-        out_sr.append(torch.rot90(sr, k, (1, 2)))
-    return torch.stack(out_lr), torch.stack(out_sr)
+def bicubic_upsample(images: torch.Tensor, size: Sequence[int]) -> torch.Tensor:
+    return F.interpolate(images, size=tuple(size), mode="bicubic", align_corners=False).clamp(0, 1)
+
+
+def augment(inputs: dict[str, torch.Tensor], generator: torch.Generator) -> dict[str, torch.Tensor]:
+    """Flips and rot90 (k in 0..3), the same for every input of a sample, one draw per sample."""
+    count = len(next(iter(inputs.values())))
+    draws = torch.randint(0, 2, (count, 2), generator=generator).bool().tolist()
+    turns = torch.randint(0, 4, (count,), generator=generator).tolist()
+    out = {}
+    for key, batch in inputs.items():
+        samples = []
+        for x, (flip_v, flip_h), k in zip(batch, draws, turns):
+            dims = [d for d, flip in ((1, flip_v), (2, flip_h)) if flip]
+            samples.append(torch.rot90(x.flip(dims) if dims else x, k, (1, 2)))
+        out[key] = torch.stack(samples)
+    return out
 
 
 def build_variant(name: str, num_classes: int, bank_size: int = 8) -> tuple[nn.Module, Any]:
-    if name in ("lr_only", "sr_only"):
+    if name.endswith("_only"):
         ce = nn.CrossEntropyLoss()
-        return SingleBranch(num_classes, use_sr=name == "sr_only"), lambda out, y: ce(out, y)
+        return SingleBranch(num_classes, name[: -len("_only")]), lambda out, y: ce(out, y)
     net = SAIDiagnosisNet(3, num_classes, eval_interaction="batch", bank_size=bank_size)
     if name == "lr_sr":
         net.interactions = nn.ModuleList([NoInteraction() for _ in range(4)])
-        return net, SAIDiagnosisLoss(consistency_weight=0.0, regularization_weight=0.0)
-    return net, SAIDiagnosisLoss()
+        return PairBranches(net), SAIDiagnosisLoss(consistency_weight=0.0, regularization_weight=0.0)
+    return PairBranches(net), SAIDiagnosisLoss()
 
 
 def set_eval_interaction(net: nn.Module, mode: str) -> None:
@@ -130,10 +175,15 @@ def set_eval_interaction(net: nn.Module, mode: str) -> None:
             block.eval_interaction = mode
 
 
+def _take(inputs: dict[str, torch.Tensor], index: Any) -> dict[str, torch.Tensor]:
+    return {k: v[index] for k, v in inputs.items()}
+
+
 @torch.no_grad()
-def predict(net: nn.Module, x_lr: torch.Tensor, x_sr: torch.Tensor, batch: int) -> torch.Tensor:
+def predict(net: nn.Module, inputs: dict[str, torch.Tensor], batch: int) -> torch.Tensor:
     net.eval()
-    return torch.cat([net(x_lr[i : i + batch], x_sr[i : i + batch]) for i in range(0, len(x_lr), batch)])
+    count = len(next(iter(inputs.values())))
+    return torch.cat([net(_take(inputs, slice(i, i + batch))) for i in range(0, count, batch)])
 
 
 def train_variant(name: str, data: dict[str, tuple], args: argparse.Namespace, seed: int) -> dict[str, Any]:
@@ -143,8 +193,8 @@ def train_variant(name: str, data: dict[str, tuple], args: argparse.Namespace, s
     modes = ("batch", "reference") if name == "lr_sr_sai" else ("batch",)
     optimizer = torch.optim.Adam(net.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=30, gamma=0.5)
-    x_lr, x_sr, y = data["train"]
-    v_lr, v_sr, v_y = data["val"]
+    x, y = data["train"]
+    v_x, v_y = data["val"]
     best = {mode: (-1.0, 0, None) for mode in modes}
     history = []
     start, cpu_start = time.time(), time.process_time()
@@ -154,9 +204,9 @@ def train_variant(name: str, data: dict[str, tuple], args: argparse.Namespace, s
         losses = []
         for i in range(0, len(order) - args.batch_size + 1, args.batch_size):  # drop_last: the gate's BN needs B > 1
             idx = order[i : i + args.batch_size]
-            b_lr, b_sr = augment(x_lr[idx], x_sr[idx], generator)
+            batch = augment(_take(x, idx), generator)
             optimizer.zero_grad(set_to_none=True)
-            loss = loss_fn(net(b_lr, b_sr), y[idx])
+            loss = loss_fn(net(batch), y[idx])
             loss.backward()
             optimizer.step()
             losses.append(loss.detach())
@@ -164,31 +214,31 @@ def train_variant(name: str, data: dict[str, tuple], args: argparse.Namespace, s
         entry = {"epoch": epoch, "train_loss": float(torch.stack(losses).mean())}
         for mode in modes:
             set_eval_interaction(net, mode)
-            val_acc = classification_metrics(v_y, predict(net, v_lr, v_sr, args.batch_size), 2)["accuracy"]
+            val_acc = classification_metrics(v_y, predict(net, v_x, args.batch_size), 2)["accuracy"]
             entry["val_accuracy" if mode == "batch" else f"val_accuracy_{mode}"] = val_acc
             if val_acc > best[mode][0]:
                 best[mode] = (val_acc, epoch, {k: v.clone() for k, v in net.state_dict().items()})
         history.append(entry)
         print(f"[{name} seed {seed}] {entry}", flush=True)
     train_wall, train_cpu = round(time.time() - start, 1), round(time.process_time() - cpu_start, 1)
-    t_lr, t_sr, t_y = data["test"]
+    t_x, t_y = data["test"]
     set_eval_interaction(net, "batch")
     net.load_state_dict(best["batch"][2])
     result = {
         "seed": seed,
         "best_epoch": best["batch"][1],
         "val_accuracy": best["batch"][0],
-        "test": classification_metrics(t_y, predict(net, t_lr, t_sr, args.batch_size), 2),
+        "test": classification_metrics(t_y, predict(net, t_x, args.batch_size), 2),
         "history": history,
         "train_wall_s": train_wall,
         "train_cpu_s": train_cpu,
         "parameters": sum(p.numel() for p in net.parameters()),
     }
     if name == "lr_sr_sai":
-        result["test_batch1"] = classification_metrics(t_y, predict(net, t_lr, t_sr, 1), 2)
+        result["test_batch1"] = classification_metrics(t_y, predict(net, t_x, 1), 2)
         set_eval_interaction(net, "reference")
         net.load_state_dict(best["reference"][2])
-        batched, single = predict(net, t_lr, t_sr, args.batch_size), predict(net, t_lr, t_sr, 1)
+        batched, single = predict(net, t_x, args.batch_size), predict(net, t_x, 1)
         result["best_epoch_reference"] = best["reference"][1]
         result["val_accuracy_reference"] = best["reference"][0]
         result["test_reference"] = classification_metrics(t_y, batched, 2)
@@ -197,60 +247,106 @@ def train_variant(name: str, data: dict[str, tuple], args: argparse.Namespace, s
 
 
 def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    """Mean and (population) standard deviation over seeds of the reported test metrics."""
+    """Mean and sample standard deviation (n - 1; 0 for a single run) over seeds of the reported test metrics."""
     summary: dict[str, Any] = {}
     for part in ("test", "test_batch1", "test_reference"):
         if part in runs[0]:
-            values = {k: np.array([r[part][k] for r in runs]) for k in REPORTED}
-            summary[part] = {k: {"mean": float(v.mean()), "std": float(v.std())} for k, v in values.items()}
+            values = {k: np.array([r[part][k] for r in runs], dtype=float) for k in REPORTED}
+            summary[part] = {
+                k: {"mean": float(v.mean()), "std": float(v.std(ddof=1)) if len(v) > 1 else 0.0}
+                for k, v in values.items()
+            }
     return summary
+
+
+_PARTS = (
+    ("test", "val_accuracy", "best_epoch", ""),
+    ("test_batch1", "val_accuracy", "best_epoch", ', eval_interaction "batch", one image at a time'),
+    ("test_reference", "val_accuracy_reference", "best_epoch_reference", ', eval_interaction "reference" (any batch)'),
+)
+
+
+def _row_label(result: dict[str, Any], part: str, suffix: str) -> str:
+    if part == "test" and "test_reference" in result["summary"]:
+        suffix = ', eval_interaction "batch", batches of 8'
+    return result["label"] + suffix
 
 
 def markdown(report: dict[str, Any]) -> str:
     settings = report["settings"]
+    sizes = report["split_sizes"]
+    factor = settings["lr_downscale"]
     lines = [
-        "# SAI diagnosis quality benchmark (histology_96 test split, 66 patches)",
+        f"# SAI diagnosis quality benchmark (histology_96, test split of {sizes['test']} patches)",
         "",
         f"Command: `{report['command']}`  ",
-        f"{settings['epochs']} epochs per variant (best validation epoch kept), batch {settings['batch_size']}, seeds "
-        f"{settings['seeds']}, {settings['threads']} torch thread(s); total wall {report['wall_s']} s, CPU "
-        f"{report['cpu_s']} s; load average at start / end {report['load_start']} / {report['load_end']}.",
+        f"HR = the native 96x96 patch; LR = HR downsampled x{factor} (antialiased bicubic); SR = {report['sr_source']}, "
+        "computed once and kept fixed.  ",
+        f"{settings['epochs']} epochs per variant (Adam lr {settings['lr']}, weight decay {settings['weight_decay']}, "
+        f"batch {settings['batch_size']}; the epoch with the best validation accuracy on {sizes['val']} patches is "
+        f"scored on the test split), seeds {settings['seeds']}, {settings['threads']} torch thread(s); total wall "
+        f"{report['wall_s']} s, CPU {report['cpu_s']} s; load average at start / end {report['load_start']} / "
+        f"{report['load_end']}.",
         "",
-        "Test scores, mean +- std over seeds:",
+        f"Test scores, mean +- sample std over {len(settings['seeds'])} seeds:",
         "",
         "| variant | accuracy | macro F1 | kappa | MCC |",
         "|---|---|---|---|---|",
     ]
+    keys = ("accuracy", "macro_f1", "kappa", "mcc")
     for result in report["results"].values():
-        parts = (
-            ("test", ', eval_interaction "batch", batches of 8' if "test_reference" in result["summary"] else ""),
-            ("test_batch1", ', eval_interaction "batch", one image at a time'),
-            ("test_reference", ', eval_interaction "reference" (any batch)'),
-        )
-        for part, suffix in parts:
+        for part, _, _, suffix in _PARTS:
             if part in result["summary"]:
                 t = result["summary"][part]
-                keys = ("accuracy", "macro_f1", "kappa", "mcc")
                 cells = " | ".join(f"{t[k]['mean']:.3f} +- {t[k]['std']:.3f}" for k in keys)
-                lines.append(f"| {result['label']}{suffix} | {cells} |")
+                lines.append(f"| {_row_label(result, part, suffix)} | {cells} |")
+    lines += ["", "Per seed (test accuracy / macro F1; validation accuracy at the kept epoch):", "",
+              "| variant | seed | test accuracy | test macro F1 | val accuracy (epoch) | train wall s |",
+              "|---|---|---|---|---|---|"]
+    for result in report["results"].values():
+        for part, val_key, epoch_key, suffix in _PARTS:
+            for run in result["runs"]:
+                if part in run:
+                    lines.append(
+                        f"| {_row_label(result, part, suffix)} | {run['seed']} | {run[part]['accuracy']:.3f} | "
+                        f"{run[part]['macro_f1']:.3f} | {run[val_key]:.3f} ({run[epoch_key]}) | {run['train_wall_s']} |"
+                    )
     gaps = [r["reference_max_logit_gap_batch8_vs_batch1"] for res in report["results"].values() for r in res["runs"]
             if "reference_max_logit_gap_batch8_vs_batch1" in r]
     if gaps:
         lines += ["", f"Reference mode, largest |logit(batch 8) - logit(batch 1)| over the test set: {max(gaps):.2e}."]
-    lines += ["", f"SR images: {report['sr_source']} (fixed during training)."]
+    if "image_quality" in report:
+        q = report["image_quality"]
+        lines += ["", "Image quality of the inputs against the native patches (test split, PSNR dB / SSIM): "
+                  + "; ".join(f"{k} {v['psnr']:.2f} / {v['ssim']:.4f}" for k, v in q.items()) + "."]
     return "\n".join(lines) + "\n"
+
+
+def image_quality(hr: torch.Tensor, candidates: dict[str, torch.Tensor]) -> dict[str, dict[str, float]]:
+    """PSNR and SSIM of the upsampled inputs against the native patches (data range 1)."""
+    from pytorch_msssim import ssim
+
+    out = {}
+    for name, images in candidates.items():
+        mse = F.mse_loss(images, hr, reduction="none").mean(dim=(1, 2, 3)).clamp_min(1e-12)
+        out[name] = {
+            "psnr": float((10 * torch.log10(1.0 / mse)).mean()),
+            "ssim": float(ssim(images, hr, data_range=1.0, size_average=True)),
+        }
+    return out
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--student", default=str(REPO_ROOT / "bundles/sai_diagnosis/models/student.pt"))
-    parser.add_argument("--epochs", type=int, default=6)
+    parser.add_argument("--lr_downscale", type=int, default=2, choices=(2, 4),
+                        help="LR = native patch downsampled by this factor; the x2 student is applied log2 times")
+    parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--batch_size", type=int, default=8)
-    parser.add_argument("--lr", type=float, default=5e-4)
+    parser.add_argument("--lr", type=float, default=1e-4, help="Adam learning rate (the paper's text: 1e-4)")
     parser.add_argument("--weight_decay", type=float, default=1e-5)
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--bank_size", type=int, default=8, help="reference bank of the SAI blocks")
-    parser.add_argument("--sr_cache", default=None, help="file to keep the SR images in between runs (optional)")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     parser.add_argument("--output", default=str(REPO_ROOT / "benchmarks/results/quality_sai_diagnosis.json"))
@@ -265,17 +361,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     student = MRCNet(3, 3, upscale_factor=2, num_recursions=1)
     student.load_state_dict(torch.load(args.student, map_location="cpu", weights_only=True))
     student.eval()
-    cache = Path(args.sr_cache) if args.sr_cache else None
-    cached = torch.load(cache, weights_only=True) if cache is not None and cache.is_file() else {}
-    if cached and cached.get("student") != os.path.abspath(args.student):
-        cached = {}
-    data = {}
+    data, quality = {}, {}
     for split in ("train", "val", "test"):
-        images, labels = load_split(split)
-        sr = cached[split] if split in cached else super_resolve(student, images)
-        data[split] = (images, sr, labels)
-    if cache is not None and not cached:
-        torch.save({"student": os.path.abspath(args.student), **{k: v[1] for k, v in data.items()}}, cache)
+        hr, labels = load_split(split)
+        lr = degrade(hr, args.lr_downscale)
+        sr = lr
+        for _ in range(args.lr_downscale.bit_length() - 1):  # x2 student applied once for x2, twice for x4
+            sr = super_resolve(student, sr)
+        inputs = {"hr": hr, "lr": lr, "bicubic": bicubic_upsample(lr, hr.shape[-2:]), "sr": sr}
+        data[split] = (inputs, labels)
+        if split == "test":
+            quality = image_quality(hr, {"bicubic": inputs["bicubic"], "sr": sr})
     results = {}
     for name in args.variants:
         runs = [train_variant(name, data, args, seed) for seed in args.seeds]
@@ -284,8 +380,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "date": datetime.datetime.now().isoformat(timespec="seconds"),
         "command": "python benchmarks/quality_sai_diagnosis.py " + " ".join(argv if argv is not None else sys.argv[1:]),
         "settings": vars(args),
-        "sr_source": f"MRCNet student x2 from {args.student}",
-        "split_sizes": {k: len(v[2]) for k, v in data.items()},
+        "sr_source": f"MRC-Net student x2 from {args.student}"
+        + (" applied twice" if args.lr_downscale == 4 else ""),
+        "split_sizes": {k: len(v[1]) for k, v in data.items()},
+        "image_quality": quality,
         "results": results,
         "wall_s": round(time.time() - start, 1),
         "cpu_s": round(time.process_time() - cpu_start, 1),

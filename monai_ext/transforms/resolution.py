@@ -137,7 +137,8 @@ class LowResolutionPaird(MapTransform):
 
     Args:
         keys: image key(s); each is replaced by its LR version.
-        hr_key: key for the HR image (with several ``keys``, ``hr_key`` is used as a suffix: ``<key>_hr``).
+        hr_key: key for the HR image (with several ``keys``, ``hr_key`` is used as a suffix: ``<key>_hr``);
+            ``None`` keeps only the LR image (a degradation step, e.g. simulated low-resolution inputs).
         upscale_rate: ``r``, the ratio of HR to LR size (1 gives HR = LR, the plain baseline).
         hr_spatial_size: HR (H, W). Must be divisible by ``upscale_rate``. ``None`` keeps the image size
             (which must then be divisible by ``upscale_rate``).
@@ -154,7 +155,7 @@ class LowResolutionPaird(MapTransform):
     def __init__(
         self,
         keys: KeysCollection = "image",
-        hr_key: str = "hr_image",
+        hr_key: str | None = "hr_image",
         upscale_rate: int = 2,
         hr_spatial_size: Sequence[int] | None = None,
         method: str = "antialias",
@@ -211,7 +212,8 @@ class LowResolutionPaird(MapTransform):
         for key in keys:
             hr, lr = self._make_pair(d[key])
             hr_size = tuple(hr.shape[-2:])
-            d[self.hr_key if len(keys) == 1 else f"{key}_hr"] = hr
+            if self.hr_key is not None:
+                d[self.hr_key if len(keys) == 1 else f"{key}_hr"] = hr
             d[key] = lr
         if hr_size is not None:
             for key in self.label_keys:

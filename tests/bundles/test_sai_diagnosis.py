@@ -34,6 +34,7 @@ from tests.bundles.helpers import bundle_workflow, error_chain, run_counting_ite
 REPO = Path(__file__).resolve().parents[2]
 CONFIGS = REPO / "bundles" / "sai_diagnosis" / "configs"
 LR_SIZE = 32  # smallest LR size the ResNet-18 branches accept
+NATIVE_SIZE = 2 * LR_SIZE  # the default lr_downscale (2) makes the LR input from the image at this size
 
 SR_TINY = {
     "hr_patch_size": [32, 32],
@@ -61,11 +62,13 @@ def _state(path: Path) -> dict[str, torch.Tensor]:
     return torch.load(path, map_location="cpu", weights_only=True)
 
 
-def _load_input(path: str) -> torch.Tensor:
-    """The validation preprocessing written independently: RGB in [0, 1], area-resized to the LR size."""
+def _load_input(path: str, size: int = NATIVE_SIZE, lr_downscale: int = 2) -> torch.Tensor:
+    """The validation preprocessing written independently: RGB in [0, 1], area-resized to ``size``, then the
+    simulated LR input: antialiased bicubic downsampling by ``lr_downscale``, clamped to [0, 1]."""
     pixels = np.asarray(Image.open(path).convert("RGB"), dtype=np.float32) / 255.0
-    image = torch.from_numpy(pixels).permute(2, 0, 1)[None]
-    return F.interpolate(image, size=(LR_SIZE, LR_SIZE), mode="area")[0]
+    image = F.interpolate(torch.from_numpy(pixels).permute(2, 0, 1)[None], size=(size, size), mode="area")
+    lr_size = (size // lr_downscale, size // lr_downscale)
+    return F.interpolate(image, size=lr_size, mode="bicubic", align_corners=False, antialias=True)[0].clamp(0, 1)
 
 
 def _diagnosis_items() -> dict[str, list[dict]]:
@@ -82,7 +85,7 @@ def _diagnosis_override(items: dict[str, list[dict]]) -> dict:
     return {
         "train_datalist": items["train"],
         "val_datalist": items["val"],
-        "image_size": [LR_SIZE, LR_SIZE],
+        "image_size": [NATIVE_SIZE, NATIVE_SIZE],
         "batch_size": 2,
         "val_batch_size": 2,
         "max_epochs": 1,
@@ -161,7 +164,7 @@ def test_diagnosis_stage_starts_from_student(chain):
     assert parser.get_parsed_content("train#trainer").state.iteration == 2  # 4 patches, batch 2, 1 epoch
     assert 0.0 <= parser.get_parsed_content("validate#evaluator").state.metrics["val_accuracy"] <= 1.0
     groups = parser.get_parsed_content("optimizer").param_groups
-    assert [g["lr"] for g in groups] == [5e-4, 0.0] and groups[0]["weight_decay"] == 1e-5
+    assert [g["lr"] for g in groups] == [1e-4, 0.0] and groups[0]["weight_decay"] == 1e-5  # lr of the paper's text
     student = _state(chained_root / "models" / "student.pt")
     model = _state(chained_root / "models" / "model.pt")
     sr_part = {k[len("sr_network.") :]: v for k, v in model.items() if k.startswith("sr_network.")}
@@ -228,7 +231,7 @@ def test_inference_writes_probabilities_and_failure_report(chained_root, tmp_pat
     out = tmp_path / "out"
     _run(
         ["inference.json"], tmp_path, workflow_type="infer", dataset_dir=str(folder), output_dir=str(out),
-        checkpoint=str(chained_root / "models" / "model.pt"), image_size=[LR_SIZE, LR_SIZE],
+        checkpoint=str(chained_root / "models" / "model.pt"), image_size=[NATIVE_SIZE, NATIVE_SIZE],
     )
     with open(out / "predictions.csv", newline="") as stream:
         rows = list(csv.reader(stream))
@@ -263,11 +266,26 @@ def test_k_fold_options(chained_root, tmp_path):
     (root / "models").mkdir(parents=True)
     shutil.copy(chained_root / "models" / "model.pt", root / "models" / "model_fold1.pt")
     _run(["train.json", "evaluate.json"], root, num_folds=2, fold=1, kfold_pool=small_pool,
-         image_size=[LR_SIZE, LR_SIZE], val_batch_size=4)
+         image_size=[NATIVE_SIZE, NATIVE_SIZE], val_batch_size=4)
     report = json.loads((root / "eval" / "metrics_fold1.json").read_text())
     assert report["fold"] == 1 and report["num_folds"] == 2
     assert report["num_samples"] == len(k_fold_split(small_pool, 2, 1, 0)[1])
     assert report["checkpoint"].endswith("model_fold1.pt")
+
+
+def test_default_input_is_the_native_patch_downsampled_x2(tmp_path):
+    """The embedded default simulates low-resolution inputs: 96 px native patches become 48 px LR images (the
+    degradation the SR stages learn to invert); the SR x2 output is back at the native size."""
+    workflow = _workflow(["train.json"], tmp_path)
+    item = workflow.parser.get_parsed_content("validate#dataset")[0]
+    source = workflow.parser.get_parsed_content("val_datalist")[0]["image"]
+    assert item["image"].shape == (3, 48, 48)
+    np.testing.assert_allclose(item["image"].numpy(), _load_input(source, size=96).numpy(), atol=1e-5)
+    net = workflow.parser.get_parsed_content("network_def").eval()
+    with torch.no_grad():
+        assert net.sr_network(item["image"][None]).shape == (1, 3, 96, 96)
+    native = _workflow(["train.json"], tmp_path, lr_downscale=1).parser.get_parsed_content("validate#dataset")[0]
+    np.testing.assert_allclose(native["image"].numpy(), _load_input(source, 96, lr_downscale=1).numpy(), atol=1e-5)
 
 
 def _class_folders(root: Path, classes: list[str], per_class: int = 2) -> None:

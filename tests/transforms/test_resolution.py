@@ -146,3 +146,13 @@ def test_resize_image_identity_is_copy(image):
     torch.testing.assert_close(out, image)
     out.add_(1)
     assert not torch.equal(out, image)
+
+
+def test_low_resolution_pair_without_hr_key_keeps_only_the_lr_image():
+    image = torch.rand(3, 16, 12)
+    both = LowResolutionPaird(upscale_rate=2, clip_range=(0, 1))({"image": image})
+    only = LowResolutionPaird(hr_key=None, upscale_rate=2, clip_range=(0, 1))({"image": image})
+    assert set(only) == {"image"} and only["image"].shape == (3, 8, 6)
+    torch.testing.assert_close(only["image"], both["image"])
+    same = LowResolutionPaird(hr_key=None, upscale_rate=1)({"image": image})
+    torch.testing.assert_close(same["image"], image)
