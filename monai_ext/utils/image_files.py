@@ -74,13 +74,14 @@ def find_image_files(
     if not root.is_dir():
         raise NotADirectoryError(f"{os.fspath(folder)!r} does not exist or is not a folder")
     pattern = re.compile(name_pattern, re.IGNORECASE) if name_pattern else None
+    endings = tuple(s.lower() for s in suffixes)
     candidates = root.rglob("*") if recursive else root.iterdir()
     files = [
         path
         for path in candidates
         if not any(part.startswith(".") for part in path.relative_to(root).parts)
         and path.name.lower() not in ignored_names
-        and has_suffix(path.name, suffixes)
+        and path.name.lower().endswith(endings)
         and (pattern is None or pattern.fullmatch(path.name))
         and path.is_file()
     ]
