@@ -1,17 +1,24 @@
 # Copyright (c) 2026 The monai_ext authors. Licensed under the Apache License, Version 2.0.
-"""Suite-wide checks: the test suite must not write into the working tree.
+"""Suite-wide checks and shared fixtures.
+
+The test suite must not write into the working tree.
 
 At the start of the session (the controller process under ``pytest -n``) the output of
 ``git status --ignored --porcelain`` is recorded; at the end it is compared, and any file or folder the suite
 created or changed in the working tree fails the run (exit status 1) with the list of paths. Tests write to
 ``tmp_path``. The check is skipped outside a git work tree or when git is missing.
+
+Shared fixtures: ``one_thread`` (module scope) runs a test module with one torch intra-op thread; use it with
+``pytestmark = pytest.mark.usefixtures("one_thread")``. ``torch_threads(n)`` is the same as a context manager.
 """
 
 from __future__ import annotations
 
 import os
 import subprocess
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -36,6 +43,26 @@ def git_status(repo: Path = REPO) -> set[str] | None:
     # bytecode caches and pytest's own cache are written by Python and pytest themselves, not by the tests
     ignored_noise = ("__pycache__/", ".pytest_cache/", ".pyc")
     return {line for line in result.stdout.splitlines() if not any(n in line for n in ignored_noise)}
+
+
+@contextmanager
+def torch_threads(count: int) -> Iterator[None]:
+    """``torch.set_num_threads(count)`` inside the block; the previous count is restored afterwards."""
+    import torch  # here, not at the top: the controller process of ``pytest -n`` needs no torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def one_thread() -> Iterator[None]:
+    """Tiny tensors: one intra-op thread is several times faster than many on a shared CPU."""
+    with torch_threads(1):
+        yield
 
 
 def _is_xdist_worker(config: pytest.Config) -> bool:

@@ -28,6 +28,7 @@ import numpy as np
 import torch
 from monai.transforms import apply_transform
 
+from ..utils.image_files import HISTOLOGY_SUFFIXES, find_image_files
 from .errors import DataError, DatasetLayoutError
 
 __all__ = [
@@ -46,21 +47,17 @@ __all__ = [
 
 HISTOLOGY_CLASSES = ("normal", "tumour")
 CADCAP_CLASSES = ("normal", "inflammatory", "vascular")
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+#: the image suffixes of the class-folder builders (``monai_ext.utils.image_files.HISTOLOGY_SUFFIXES``)
+IMAGE_EXTENSIONS = HISTOLOGY_SUFFIXES
 HISTOLOGY_SPLITS = ("train", "val", "test")
 PCAM_SPLITS = {"train": "train", "val": "valid", "valid": "valid", "test": "test"}
 
 
 def _image_files(folder: Path) -> list[Path]:
     """Image files below ``folder`` (recursive, hidden entries skipped), sorted by relative path."""
-    files = [
-        p
-        for p in folder.rglob("*")
-        if p.is_file()
-        and p.suffix.lower() in IMAGE_EXTENSIONS
-        and not any(part.startswith(".") for part in p.relative_to(folder).parts)
-    ]
-    return sorted(files, key=lambda p: p.relative_to(folder).as_posix())
+    if not folder.is_dir():
+        return []
+    return find_image_files(folder, IMAGE_EXTENSIONS, recursive=True)
 
 
 def _existing_dir(dataset_dir: str | os.PathLike, what: str) -> Path:

@@ -35,8 +35,8 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from ..utils.image_files import IMAGE_SUFFIXES, find_image_files
 from .errors import DatasetLayoutError
-from .readers import IMAGE_SUFFIXES
 
 __all__ = [
     "SPLITS",
@@ -311,6 +311,8 @@ def list_image_files(
 ) -> list[Path]:
     """Image files in ``folder`` (case-insensitive suffix), naturally sorted.
 
+    The listing is :func:`monai_ext.utils.image_files.find_image_files`; this wrapper adds the layout errors.
+
     Args:
         folder: folder to list.
         dataset: dataset name for error messages.
@@ -322,20 +324,17 @@ def list_image_files(
         if required:
             raise layout_error(folder, "folder not found", dataset, layout)
         return []
-    pattern = re.compile(suffix_pattern, re.IGNORECASE) if suffix_pattern else None
-    files = [
-        f
-        for f in folder.iterdir()
-        if f.is_file()
-        and not f.name.startswith(".")
-        and f.name.lower() not in _IGNORED_FILES
-        and f.suffix.lower() in IMAGE_SUFFIXES
-        and (pattern is None or pattern.fullmatch(f.name))
-    ]
+    files = find_image_files(
+        folder,
+        IMAGE_SUFFIXES,
+        name_pattern=suffix_pattern,
+        ignored_names=_IGNORED_FILES,
+        sort_key=lambda f: natural_key(f.name),
+    )
     if not files and required:
         what = f"files matching {suffix_pattern!r}" if suffix_pattern else f"image files ({', '.join(IMAGE_SUFFIXES)})"
         raise layout_error(folder, f"no {what} found (empty folder?)", dataset, layout)
-    return sorted(files, key=lambda f: natural_key(f.name))
+    return files
 
 
 def stem_of(path: Path) -> str:

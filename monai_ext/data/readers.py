@@ -35,6 +35,7 @@ from monai.data import MetaTensor
 from monai.transforms import MapTransform
 from PIL import Image
 
+from ..utils.image_files import IMAGE_SUFFIXES
 from .errors import DataError
 
 __all__ = [
@@ -53,8 +54,8 @@ __all__ = [
 #: pixel count up to which PIL opens files silently inside these readers (it refuses twice this many).
 DEFAULT_MAX_IMAGE_PIXELS = 1 << 30
 
-#: file suffixes (lower case) the dataset layouts treat as images or masks.
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".gif", ".ppm", ".pgm", ".pbm", ".bmp")
+# IMAGE_SUFFIXES, the file suffixes (lower case) the dataset layouts treat as images or masks, is defined in
+# monai_ext.utils.image_files and re-exported here.
 
 _TIFF_SUFFIXES = (".tif", ".tiff")
 _ALPHA_MODES = {"RGBA": "RGBA", "RGBa": "RGBA", "LA": "LA", "La": "LA", "PA": "RGBA"}

@@ -33,6 +33,7 @@ from monai.transforms import Transform
 from PIL import Image
 
 from .checkpoint import restore_objects, safe_load_checkpoint
+from ..utils.image_files import FOLDER_INFERENCE_SUFFIXES, find_image_files
 from ..utils.paths import output_name_from_path, safe_output_path
 
 __all__ = [
@@ -44,8 +45,8 @@ __all__ = [
     "run_folder_inference",
 ]
 
-#: file suffixes taken as images when ``image_paths`` is a folder.
-DEFAULT_IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".gif", ".ppm", ".pgm", ".bmp", ".nii", ".nii.gz")
+#: file suffixes taken as images when ``image_paths`` is a folder (``monai_ext.utils.image_files``).
+DEFAULT_IMAGE_SUFFIXES = FOLDER_INFERENCE_SUFFIXES
 FAILURES_JSON = "failures.json"
 FAILURES_CSV = "failures.csv"
 
@@ -156,7 +157,10 @@ class PNGPredictionWriter:
 
 
 def list_image_files(folder: str | os.PathLike, suffixes: Sequence[str] = DEFAULT_IMAGE_SUFFIXES) -> list[str]:
-    """Sorted image files directly inside ``folder`` (hidden files skipped).
+    """Sorted image files directly inside ``folder`` (hidden files skipped), as ``os.path.join(folder, name)``.
+
+    The listing is :func:`monai_ext.utils.image_files.find_image_files`; the bundles' ``inference.json`` call this
+    form.
 
     Raises:
         ValueError: the folder does not exist.
@@ -164,12 +168,7 @@ def list_image_files(folder: str | os.PathLike, suffixes: Sequence[str] = DEFAUL
     folder = os.fspath(folder)
     if not os.path.isdir(folder):
         raise ValueError(f"input folder {folder!r} does not exist or is not a folder")
-    lowered = tuple(s.lower() for s in suffixes)
-    return [
-        os.path.join(folder, name)
-        for name in sorted(os.listdir(folder))
-        if not name.startswith(".") and name.lower().endswith(lowered) and os.path.isfile(os.path.join(folder, name))
-    ]
+    return [os.path.join(folder, path.name) for path in find_image_files(folder, suffixes)]
 
 
 def _input_files(image_paths: Any, image_key: str) -> list[str]:

@@ -11,3 +11,5 @@ from .vgg_feature import VGGFeatureLoss
 from .sample_affinity import RankLoss, SampleAffinityConsistencyLoss, SampleAffinityRegularizationLoss
 from .distillation import RecursionDistillationLoss
 from .sai_diagnosis import SAIDiagnosisLoss
+from .gan import SRGanDiscriminatorLoss, SRGanGeneratorLoss
+from .reduction import REDUCTIONS, reduce_loss, validate_reduction

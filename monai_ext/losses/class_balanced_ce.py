@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from monai.utils import convert_to_tensor
+from monai.utils import LossReduction, convert_to_tensor
 from torch.nn.modules.loss import _Loss
 
-from .rmi import _validate_reduction
+from .reduction import reduce_loss, validate_reduction
 
 __all__ = ["ClassBalancedCELoss"]
 
@@ -58,7 +58,7 @@ class ClassBalancedCELoss(_Loss):
         reference_pixels: int | None = None,
         reduction: str = "mean",
     ) -> None:
-        super().__init__(reduction=_validate_reduction(reduction, "ClassBalancedCELoss"))
+        super().__init__(reduction=validate_reduction(reduction, "ClassBalancedCELoss"))
         if not 0.0 <= beta < 1.0:
             raise ValueError(f"ClassBalancedCELoss: beta must be in [0, 1), got {beta}.")
         if reference_pixels is not None and reference_pixels <= 0:
@@ -121,10 +121,8 @@ class ClassBalancedCELoss(_Loss):
             )
         weights = self.class_weights(target, num_classes).to(logits.dtype)
         pixel_loss = F.cross_entropy(logits, target, weight=weights, ignore_index=self.ignore_index, reduction="none")
-        if self.reduction == "none":
-            return pixel_loss
-        if self.reduction == "sum":
-            return pixel_loss.sum()
+        if self.reduction != LossReduction.MEAN.value:  # "none" or "sum"
+            return reduce_loss(pixel_loss, self.reduction)
         valid = target != self.ignore_index
         weight_sum = (weights[target.clamp(0, num_classes - 1)] * valid).sum()
         # all pixels ignored: 0 instead of PyTorch's 0/0 = nan

@@ -16,12 +16,12 @@ from collections.abc import Mapping, Sequence
 import torch
 from torch.nn.modules.loss import _Loss
 
+from .reduction import reduce_loss, validate_reduction
+
 __all__ = ["RecursionDistillationLoss", "DISTILLATION_FEATURE_KEYS"]
 
 #: MRC-Net output keys distilled by default, in the order of ``feature_weights``.
 DISTILLATION_FEATURE_KEYS = ("cell_state", "lstm_output", "feat_pre_ps", "feat_post_ps")
-
-_REDUCTIONS = ("mean", "sum", "none")
 
 
 class RecursionDistillationLoss(_Loss):
@@ -55,9 +55,7 @@ class RecursionDistillationLoss(_Loss):
         reconstruction: str = "l1",
         reduction: str = "mean",
     ) -> None:
-        if reduction not in _REDUCTIONS:
-            raise ValueError(f"RecursionDistillationLoss: reduction must be one of {_REDUCTIONS}, got {reduction!r}.")
-        super().__init__(reduction=reduction)
+        super().__init__(reduction=validate_reduction(reduction, "RecursionDistillationLoss"))
         if len(feature_weights) != len(feature_keys):
             raise ValueError(
                 f"RecursionDistillationLoss: {len(feature_weights)} feature_weights for {len(feature_keys)} "
@@ -127,8 +125,4 @@ class RecursionDistillationLoss(_Loss):
             raise ValueError("RecursionDistillationLoss: no feature keys and no reconstruction term to compute.")
         logged["total"] = per_sample.detach().mean()
         self.last_terms = logged
-        if self.reduction == "mean":
-            return per_sample.mean()
-        if self.reduction == "sum":
-            return per_sample.sum()
-        return per_sample
+        return reduce_loss(per_sample, self.reduction)

@@ -17,11 +17,12 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from monai.utils import convert_to_tensor
+from monai.utils import LossReduction, convert_to_tensor
 from torch.nn.modules.loss import _Loss
 
 from .class_balanced_ce import ClassBalancedCELoss
-from .rmi import RMILoss, _validate_reduction
+from .reduction import validate_reduction
+from .rmi import RMILoss
 from .ssim import SSIMLoss
 
 __all__ = ["DualStreamLoss"]
@@ -102,7 +103,7 @@ class DualStreamLoss(_Loss):
         ssim_data_range: float | None = None,
         reduction: str = "mean",
     ) -> None:
-        super().__init__(reduction=_validate_reduction(reduction, "DualStreamLoss"))
+        super().__init__(reduction=validate_reduction(reduction, "DualStreamLoss"))
         self.kinds = {
             "seg": _check_choice("seg_loss", seg_loss, _SEG_CHOICES),
             "sr": _check_choice("sr_loss", sr_loss, _SR_CHOICES),
@@ -117,18 +118,18 @@ class DualStreamLoss(_Loss):
         self.num_classes = int(num_classes)
         self.ignore_index = int(ignore_index)
         self.rmi = RMILoss(
-            num_classes=num_classes, ignore_index=ignore_index, reduction=reduction, **dict(rmi_kwargs or {})
+            num_classes=num_classes, ignore_index=ignore_index, reduction=self.reduction, **dict(rmi_kwargs or {})
         )
         self.cbce = ClassBalancedCELoss(
             beta=cbce_beta,
             num_classes=num_classes,
             ignore_index=ignore_index,
             reference_pixels=cbce_reference_pixels,
-            reduction=reduction,
+            reduction=self.reduction,
         )
         ssim_options = dict(ssim_kwargs or {})
         ssim_options.setdefault("data_range", ssim_data_range)
-        self.ssim = SSIMLoss(reduction=reduction, **ssim_options)
+        self.ssim = SSIMLoss(reduction=self.reduction, **ssim_options)
         self.last_terms: dict[str, torch.Tensor] = {}
 
     def _labels(self, targets: Mapping[str, Any]) -> torch.Tensor:
@@ -146,14 +147,14 @@ class DualStreamLoss(_Loss):
             return self.rmi(logits, label)
         if kind == "cbce":
             loss = self.cbce(logits, label)
-            if self.reduction != "none":
+            if self.reduction != LossReduction.NONE.value:
                 return loss
             weights = self.cbce.class_weights(label, logits.shape[1]).to(loss.dtype)
             pixel_weights = weights[label.clamp(0, logits.shape[1] - 1)] * (label != self.ignore_index)
             denom = pixel_weights.flatten(1).sum(1).clamp_min(torch.finfo(loss.dtype).tiny)
             return loss.flatten(1).sum(1) / denom
         loss = F.cross_entropy(logits, label, ignore_index=self.ignore_index, reduction=self.reduction)
-        if self.reduction != "none":
+        if self.reduction != LossReduction.NONE.value:
             return loss
         valid = (label != self.ignore_index).flatten(1).sum(1).clamp_min(1)
         return loss.flatten(1).sum(1) / valid
@@ -169,7 +170,7 @@ class DualStreamLoss(_Loss):
         if kind == "ssim":
             return self.ssim(pred, target, data_range=targets.get("intensity_range"))
         fn = F.mse_loss if kind == "mse" else F.l1_loss
-        if self.reduction != "none":
+        if self.reduction != LossReduction.NONE.value:
             return fn(pred, target, reduction=self.reduction)
         return fn(pred, target, reduction="none").flatten(1).mean(1)
 

@@ -20,8 +20,10 @@ import warnings
 
 import torch
 import torch.nn.functional as F
-from monai.utils import convert_to_tensor
+from monai.utils import LossReduction, convert_to_tensor
 from torch.nn.modules.loss import _Loss
+
+from .reduction import reduce_loss, validate_reduction
 
 __all__ = ["RMILoss"]
 
@@ -29,13 +31,6 @@ _PROB_OFFSET = 1e-6  # added to the probabilities before pooling, as in the publ
 _LOG_EPS = 1e-8  # added to the Cholesky diagonal before the log, as in the published code
 _CPU_BAND_BYTES = 8 * 2**20  # size of one band of neighbourhood vectors on the CPU (see _CentredGram)
 _POOL_MODES = ("avg", "max", "interpolate")
-_REDUCTIONS = ("mean", "sum", "none")
-
-
-def _validate_reduction(reduction: str, owner: str) -> str:
-    if reduction not in _REDUCTIONS:
-        raise ValueError(f"{owner}: reduction must be one of {_REDUCTIONS}, got {reduction!r}.")
-    return reduction
 
 
 class _CentredGram(torch.autograd.Function):
@@ -153,7 +148,7 @@ class RMILoss(_Loss):
         reg: float = 5e-4,
         reduction: str = "mean",
     ) -> None:
-        super().__init__(reduction=_validate_reduction(reduction, "RMILoss"))
+        super().__init__(reduction=validate_reduction(reduction, "RMILoss"))
         if num_classes < 2:
             raise ValueError(
                 f"RMILoss: num_classes must be >= 2 (binary tasks use 2 channels, background + foreground), "
@@ -281,8 +276,8 @@ class RMILoss(_Loss):
         rmi = self.rmi_per_sample(one_hot, probs).to(logits.dtype)  # (N,)
 
         lam = self.lambda_weight
-        if self.reduction == "mean":
+        if self.reduction == LossReduction.MEAN.value:
             bce = bce_sum.sum() / (n_valid.sum() + 1.0)
             return lam * bce + (1.0 - lam) * rmi.mean()
         per_sample = lam * bce_sum / (n_valid + 1.0) + (1.0 - lam) * rmi
-        return per_sample.sum() if self.reduction == "sum" else per_sample
+        return reduce_loss(per_sample, self.reduction)

@@ -16,13 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch.nn.modules.loss import _Loss
 
-from .sample_affinity import (
-    RankLoss,
-    SampleAffinityConsistencyLoss,
-    SampleAffinityRegularizationLoss,
-    _reduce,
-    _validate_reduction,
-)
+from .reduction import reduce_loss, validate_reduction
+from .sample_affinity import RankLoss, SampleAffinityConsistencyLoss, SampleAffinityRegularizationLoss
 
 __all__ = ["SAIDiagnosisLoss"]
 
@@ -72,7 +67,7 @@ class SAIDiagnosisLoss(_Loss):
         label_key: str = "label",
         reduction: str = "mean",
     ) -> None:
-        super().__init__(reduction=_validate_reduction(reduction, "SAIDiagnosisLoss"))
+        super().__init__(reduction=validate_reduction(reduction, "SAIDiagnosisLoss"))
         self.ce_weights = {
             "logits_ens": ensemble_weight,
             "logits_sr": sr_weight,
@@ -152,4 +147,4 @@ class SAIDiagnosisLoss(_Loss):
             names = [_LOG_NAMES.get(name, name) for name in weighted]
             self.last_terms = dict(zip(names, values.unbind()))
             self.last_terms["total"] = per_sample.detach().float().mean()
-        return _reduce(per_sample, self.reduction)
+        return reduce_loss(per_sample, self.reduction)

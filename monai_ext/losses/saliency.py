@@ -14,15 +14,9 @@ from torch.nn.modules.loss import _Loss
 
 from monai_ext.transforms.saliency import local_saliency_map
 
+from .reduction import reduce_loss, validate_reduction
+
 __all__ = ["SaliencyWeightedMSELoss", "LocalSaliencyLoss"]
-
-_REDUCTIONS = ("mean", "sum", "none")
-
-
-def _check_reduction(reduction: str) -> str:
-    if reduction not in _REDUCTIONS:
-        raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}.")
-    return reduction
 
 
 def _check_pair(input: torch.Tensor, target: torch.Tensor) -> None:
@@ -31,14 +25,6 @@ def _check_pair(input: torch.Tensor, target: torch.Tensor) -> None:
             f"input and target must be batches (N, C, H, W) of the same shape, got {tuple(input.shape)} and "
             f"{tuple(target.shape)}."
         )
-
-
-def _reduce(values: torch.Tensor, reduction: str) -> torch.Tensor:
-    if reduction == "mean":
-        return values.mean()
-    if reduction == "sum":
-        return values.sum()
-    return values
 
 
 class SaliencyWeightedMSELoss(_Loss):
@@ -61,7 +47,7 @@ class SaliencyWeightedMSELoss(_Loss):
     """
 
     def __init__(self, weight_offset: float = 0.0, reduction: str = "mean", **saliency_kwargs: Any) -> None:
-        super().__init__(reduction=_check_reduction(reduction))
+        super().__init__(reduction=validate_reduction(reduction, type(self).__name__))
         if weight_offset < 0:
             raise ValueError(f"weight_offset must be non-negative, got {weight_offset}.")
         self.weight_offset = float(weight_offset)
@@ -92,7 +78,7 @@ class SaliencyWeightedMSELoss(_Loss):
                 f"got {tuple(saliency.shape)}."
             )
         weight = saliency.detach().to(input.dtype) + self.weight_offset
-        return _reduce(weight * (input - target) ** 2, self.reduction)
+        return reduce_loss(weight * (input - target) ** 2, self.reduction)
 
 
 class LocalSaliencyLoss(_Loss):
@@ -117,7 +103,7 @@ class LocalSaliencyLoss(_Loss):
     """
 
     def __init__(self, reduction: str = "mean", histogram: str = "soft", **saliency_kwargs: Any) -> None:
-        super().__init__(reduction=_check_reduction(reduction))
+        super().__init__(reduction=validate_reduction(reduction, type(self).__name__))
         self.saliency_kwargs = {"histogram": histogram, **saliency_kwargs}
 
     def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -136,4 +122,4 @@ class LocalSaliencyLoss(_Loss):
         with torch.no_grad():
             target_saliency = local_saliency_map(target.detach(), **self.saliency_kwargs)
         input_saliency = local_saliency_map(input, **self.saliency_kwargs)
-        return _reduce((input_saliency - target_saliency) ** 2, self.reduction)
+        return reduce_loss((input_saliency - target_saliency) ** 2, self.reduction)

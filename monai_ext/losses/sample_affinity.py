@@ -21,29 +21,14 @@ from collections.abc import Sequence
 import torch
 from torch.nn.modules.loss import _Loss
 
+from .reduction import reduce_loss, validate_reduction
+
 __all__ = [
     "affinity_distance",
     "SampleAffinityConsistencyLoss",
     "SampleAffinityRegularizationLoss",
     "RankLoss",
 ]
-
-_REDUCTIONS = ("mean", "sum", "none")
-
-
-def _validate_reduction(reduction: str, owner: str) -> str:
-    if reduction not in _REDUCTIONS:
-        raise ValueError(f"{owner}: reduction must be one of {_REDUCTIONS}, got {reduction!r}.")
-    return reduction
-
-
-def _reduce(per_sample: torch.Tensor, reduction: str) -> torch.Tensor:
-    if reduction == "mean":
-        return per_sample.mean()
-    if reduction == "sum":
-        return per_sample.sum()
-    return per_sample
-
 
 def affinity_distance(x: torch.Tensor, y: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
     """Row contributions of ``d(X, Y) = ||softmax_row(X/T) - softmax_row(Y/T)||_F^2 / B^2``.
@@ -94,7 +79,7 @@ class SampleAffinityConsistencyLoss(_Loss):
     """
 
     def __init__(self, temperature: float = 1.0, reduction: str = "mean") -> None:
-        super().__init__(reduction=_validate_reduction(reduction, type(self).__name__))
+        super().__init__(reduction=validate_reduction(reduction, type(self).__name__))
         if temperature <= 0:
             raise ValueError(f"{type(self).__name__}: temperature must be > 0, got {temperature}.")
         self.temperature = temperature
@@ -120,7 +105,7 @@ class SampleAffinityConsistencyLoss(_Loss):
         if len(sr) != len(lr):
             raise ValueError(f"{owner}: {len(sr)} SR stages but {len(lr)} LR stages.")
         per_sample = torch.stack([affinity_distance(s, l, self.temperature) for s, l in zip(sr, lr)]).sum(0)
-        return _reduce(per_sample, self.reduction)
+        return reduce_loss(per_sample, self.reduction)
 
 
 class SampleAffinityRegularizationLoss(_Loss):
@@ -138,7 +123,7 @@ class SampleAffinityRegularizationLoss(_Loss):
     """
 
     def __init__(self, temperature: float = 1.0, reduction: str = "mean") -> None:
-        super().__init__(reduction=_validate_reduction(reduction, type(self).__name__))
+        super().__init__(reduction=validate_reduction(reduction, type(self).__name__))
         if temperature <= 0:
             raise ValueError(f"{type(self).__name__}: temperature must be > 0, got {temperature}.")
         self.temperature = temperature
@@ -168,7 +153,7 @@ class SampleAffinityRegularizationLoss(_Loss):
             for seq in (s2l, l2s)
             for k in range(len(seq) - 1)
         ]
-        return _reduce(0.5 * torch.stack(terms).sum(0), self.reduction)
+        return reduce_loss(0.5 * torch.stack(terms).sum(0), self.reduction)
 
 
 class RankLoss(_Loss):
@@ -189,7 +174,7 @@ class RankLoss(_Loss):
     """
 
     def __init__(self, margin: float = 0.05, use_probabilities: bool = True, reduction: str = "mean") -> None:
-        super().__init__(reduction=_validate_reduction(reduction, type(self).__name__))
+        super().__init__(reduction=validate_reduction(reduction, type(self).__name__))
         if margin < 0:
             raise ValueError(f"RankLoss: margin must be >= 0, got {margin}.")
         self.margin = margin
@@ -236,4 +221,4 @@ class RankLoss(_Loss):
             + torch.relu(p_aux - p_ens + m)
             + torch.relu(p_lr - p_ens + 2 * m)
         )
-        return _reduce(per_sample, self.reduction)
+        return reduce_loss(per_sample, self.reduction)

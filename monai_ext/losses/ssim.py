@@ -14,7 +14,7 @@ from monai.utils import convert_to_tensor
 from pytorch_msssim import ssim
 from torch.nn.modules.loss import _Loss
 
-from .rmi import _validate_reduction
+from .reduction import reduce_loss, validate_reduction
 
 __all__ = ["SSIMLoss"]
 
@@ -56,7 +56,7 @@ class SSIMLoss(_Loss):
         K: Sequence[float] = (0.01, 0.03),
         reduction: str = "mean",
     ) -> None:
-        super().__init__(reduction=_validate_reduction(reduction, "SSIMLoss"))
+        super().__init__(reduction=validate_reduction(reduction, "SSIMLoss"))
         if win_size % 2 != 1:
             raise ValueError(f"SSIMLoss: win_size must be odd, got {win_size}.")
         if data_range is not None and data_range <= 0:
@@ -137,9 +137,4 @@ class SSIMLoss(_Loss):
             K=self.K,
             nonnegative_ssim=self.nonnegative_ssim,
         )
-        loss = 1.0 - per_sample
-        if self.reduction == "mean":
-            return loss.mean()
-        if self.reduction == "sum":
-            return loss.sum()
-        return loss
+        return reduce_loss(1.0 - per_sample, self.reduction)

@@ -19,6 +19,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.nn.modules.loss import _Loss
 
+from .reduction import validate_reduction
+
 __all__ = ["VGG16Features", "VGGFeatureLoss", "VGG16_LAYER_NAMES", "IMAGENET_MEAN", "IMAGENET_STD"]
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -130,9 +132,7 @@ class VGGFeatureLoss(_Loss):
         reduction: str = "mean",
         allow_random_weights: bool = False,
     ) -> None:
-        if reduction not in ("mean", "sum", "none"):
-            raise ValueError(f"reduction must be one of ('mean', 'sum', 'none'), got {reduction!r}.")
-        super().__init__(reduction=reduction)
+        super().__init__(reduction=validate_reduction(reduction, "VGGFeatureLoss"))
         if criterion not in ("mse", "l1"):
             raise ValueError(f"criterion must be 'mse' or 'l1', got {criterion!r}.")
         low, high = float(input_range[0]), float(input_range[1])

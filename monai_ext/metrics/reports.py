@@ -27,8 +27,9 @@ import torch.nn.functional as F
 from PIL import Image, ImageDraw, ImageFont
 from PIL.PngImagePlugin import PngInfo
 
-from ..utils.paths import UnsafeOutputPathError, sanitize_output_name
-from ..utils.paths import safe_output_path as confined_output_path
+# one implementation of output paths, in monai_ext.utils.paths; this module keeps exporting its two names
+from ..utils.paths import sample_output_path as safe_output_path
+from ..utils.paths import sanitize_sample_id as sanitize_id
 from .segmentation import SEGMENTATION_METRICS, canonical_metric_name, reduce_classes, scores_from_counts
 
 __all__ = [
@@ -60,48 +61,6 @@ OVERLAY_LEGEND = (
 _COUNT_NAMES = ("tp", "fp", "tn", "fn")
 #: pooled scores copied into the ``headline`` object of ``summary.json`` (those the evaluation computed)
 HEADLINE_METRICS = ("dice", "iou", "mcc", "bm", "recall")
-
-
-def sanitize_id(identifier: Any) -> str:
-    """Turn a sample id into a safe file-name stem.
-
-    Stricter than :func:`monai_ext.utils.paths.sanitize_output_name`, which it uses: an id containing ``..``
-    anywhere is refused, since sample ids come from data files and never need it.
-
-    Args:
-        identifier: the id (converted with ``str``).
-
-    Returns:
-        the sanitised id (characters other than letters, digits, ``.``, ``_``, ``-``, ``+`` replaced by ``_``).
-
-    Raises:
-        ValueError: when the id is empty, or holds ``/``, ``\\``, ``..`` or NUL
-            (path traversal or an absolute path).
-    """
-    text = str(identifier)
-    if ".." in text:
-        raise ValueError(f"sample id {identifier!r} cannot be used as a file name (empty, path separator or '..').")
-    try:
-        return sanitize_output_name(text)
-    except UnsafeOutputPathError as err:
-        raise ValueError(f"sample id {identifier!r} cannot be used as a file name (empty, path separator or '..').") from err
-
-
-def safe_output_path(output_dir: str | Path, identifier: Any, suffix: str) -> Path:
-    """Path ``output_dir / (sanitize_id(identifier) + suffix)``, checked to stay inside ``output_dir``.
-
-    Args:
-        output_dir: the output folder.
-        identifier: the sample id.
-        suffix: file suffix including the dot, e.g. ``".png"`` (may also be ``"_overlay.png"``).
-
-    Returns:
-        the resolved path.
-
-    Raises:
-        ValueError: when the id is unsafe or the resulting path would leave ``output_dir``.
-    """
-    return Path(confined_output_path(output_dir, sanitize_id(identifier), suffix)).resolve()
 
 
 def _metric_columns(metric_name: Sequence[str], num_classes: int) -> list[str]:

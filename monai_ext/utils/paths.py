@@ -4,7 +4,9 @@
 Names of output files are often derived from input file names or image metadata, which a user does not control
 (a shared folder, a PACS export, a file named ``../../.bashrc``). :func:`safe_output_path` turns such a name into a
 file name that is guaranteed to lie directly inside the output folder: traversal (``..``, absolute paths, path
-separators, NUL bytes) is refused, other unusual characters are replaced by ``_``.
+separators, NUL bytes) is refused, other unusual characters are replaced by ``_``. It returns a ``str``;
+:func:`sample_output_path` is the same for a sample id (stricter: no ``..`` anywhere) and returns a resolved ``Path``
+(``monai_ext.metrics.safe_output_path`` re-exports it under that name).
 """
 
 from __future__ import annotations
@@ -12,8 +14,13 @@ from __future__ import annotations
 import os
 import re
 import unicodedata
+from pathlib import Path
+from typing import Any
 
-__all__ = ["UnsafeOutputPathError", "sanitize_output_name", "safe_output_path", "output_name_from_path"]
+__all__ = [
+    "UnsafeOutputPathError", "sanitize_output_name", "safe_output_path", "sanitize_sample_id", "sample_output_path",
+    "output_name_from_path",
+]
 
 #: longest file name (in UTF-8 bytes) most file systems accept.
 MAX_NAME_BYTES = 255
@@ -99,6 +106,50 @@ def safe_output_path(output_dir: str | os.PathLike, name: str, suffix: str = "")
     if os.path.islink(path):
         raise UnsafeOutputPathError(f"output path {path!r} exists as a symbolic link; refusing to write through it")
     return path
+
+
+def sanitize_sample_id(identifier: Any) -> str:
+    """Turn a sample id into a safe file-name stem (``monai_ext.metrics.sanitize_id``).
+
+    Stricter than :func:`sanitize_output_name`, which it uses: an id containing ``..`` anywhere is refused, since
+    sample ids come from data files and never need it.
+
+    Args:
+        identifier: the id (converted with ``str``).
+
+    Returns:
+        the sanitised id (characters other than letters, digits, ``.``, ``_``, ``-``, ``+`` replaced by ``_``).
+
+    Raises:
+        UnsafeOutputPathError: (a ``ValueError``) when the id is empty, or holds ``/``, ``\\``, ``..`` or NUL
+            (path traversal or an absolute path).
+    """
+    text = str(identifier)
+    message = f"sample id {identifier!r} cannot be used as a file name (empty, path separator or '..')."
+    if ".." in text:
+        raise UnsafeOutputPathError(message)
+    try:
+        return sanitize_output_name(text)
+    except UnsafeOutputPathError as err:
+        raise UnsafeOutputPathError(message) from err
+
+
+def sample_output_path(output_dir: str | os.PathLike, identifier: Any, suffix: str) -> Path:
+    """:func:`safe_output_path` for a sample id, as a resolved ``Path`` (``monai_ext.metrics.safe_output_path``).
+
+    Args:
+        output_dir: the output folder.
+        identifier: the sample id, checked with :func:`sanitize_sample_id`.
+        suffix: file suffix including the dot, e.g. ``".png"`` (may also be ``"_overlay.png"``).
+
+    Returns:
+        ``Path(safe_output_path(output_dir, sanitize_sample_id(identifier), suffix)).resolve()``.
+
+    Raises:
+        UnsafeOutputPathError: (a ``ValueError``) when the id is unsafe or the resulting path would leave
+            ``output_dir``.
+    """
+    return Path(safe_output_path(output_dir, sanitize_sample_id(identifier), suffix)).resolve()
 
 
 def output_name_from_path(path: str | os.PathLike) -> str:

@@ -20,12 +20,7 @@ from monai_ext.data import LoadFundusImaged
 from monai_ext.engines import FolderInferenceError, PNGPredictionWriter, run_folder_inference
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 @pytest.fixture()

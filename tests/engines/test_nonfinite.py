@@ -21,12 +21,7 @@ from monai_ext.engines import (
 )
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 def _setup(bad_index: int | None, handler_kwargs: dict, tmp_path, max_epochs: int = 2):

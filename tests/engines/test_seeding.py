@@ -16,12 +16,7 @@ from monai.transforms import Compose, RandFlipd, RandGaussianNoised
 from monai_ext.engines import EpochSeedHandler, epoch_seed, make_generator, seed_everything, seed_worker
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 def _draws() -> tuple:
