@@ -92,9 +92,9 @@ class NoInteraction(nn.Module):
 class SingleBranch(nn.Module):
     """One ResNet-18 classifier on one of the inputs of a sample (``"hr"``, ``"lr"``, ``"bicubic"`` or ``"sr"``)."""
 
-    def __init__(self, num_classes: int, source: str) -> None:
+    def __init__(self, num_classes: int, source: str, widen_factor: float = 1.0) -> None:
         super().__init__()
-        self.net = build_resnet18_encoder(3, num_classes=num_classes)
+        self.net = build_resnet18_encoder(3, num_classes=num_classes, widen_factor=widen_factor)
         self.source = source
 
     def forward(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -158,11 +158,13 @@ def augment(inputs: dict[str, torch.Tensor], generator: torch.Generator) -> dict
     return out
 
 
-def build_variant(name: str, num_classes: int, bank_size: int = 8) -> tuple[nn.Module, Any]:
+def build_variant(
+    name: str, num_classes: int, bank_size: int = 8, widen_factor: float = 1.0
+) -> tuple[nn.Module, Any]:
     if name.endswith("_only"):
         ce = nn.CrossEntropyLoss()
-        return SingleBranch(num_classes, name[: -len("_only")]), lambda out, y: ce(out, y)
-    net = SAIDiagnosisNet(3, num_classes, eval_interaction="batch", bank_size=bank_size)
+        return SingleBranch(num_classes, name[: -len("_only")], widen_factor), lambda out, y: ce(out, y)
+    net = SAIDiagnosisNet(3, num_classes, eval_interaction="batch", bank_size=bank_size, widen_factor=widen_factor)
     if name == "lr_sr":
         net.interactions = nn.ModuleList([NoInteraction() for _ in range(4)])
         return PairBranches(net), SAIDiagnosisLoss(consistency_weight=0.0, regularization_weight=0.0)
@@ -189,7 +191,7 @@ def predict(net: nn.Module, inputs: dict[str, torch.Tensor], batch: int) -> torc
 def train_variant(name: str, data: dict[str, tuple], args: argparse.Namespace, seed: int) -> dict[str, Any]:
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
-    net, loss_fn = build_variant(name, 2, args.bank_size)
+    net, loss_fn = build_variant(name, 2, args.bank_size, args.widen_factor)
     modes = ("batch", "reference") if name == "lr_sr_sai" else ("batch",)
     optimizer = torch.optim.Adam(net.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=30, gamma=0.5)
@@ -282,11 +284,14 @@ def markdown(report: dict[str, Any]) -> str:
         f"Command: `{report['command']}`  ",
         f"HR = the native 96x96 patch; LR = HR downsampled x{factor} (antialiased bicubic); SR = {report['sr_source']}, "
         "computed once and kept fixed.  ",
+        f"ResNet-18 width x{settings.get('widen_factor', 1.0)} (1 = the paper's). "
         f"{settings['epochs']} epochs per variant (Adam lr {settings['lr']}, weight decay {settings['weight_decay']}, "
         f"batch {settings['batch_size']}; the epoch with the best validation accuracy on {sizes['val']} patches is "
         f"scored on the test split), seeds {settings['seeds']}, {settings['threads']} torch thread(s); total wall "
         f"{report['wall_s']} s, CPU {report['cpu_s']} s; load average at start / end {report['load_start']} / "
         f"{report['load_end']}.",
+        *([f"The variants ran in {len(report['merged_from'])} parallel processes (one thread each): the wall time "
+            "is the longest process's, the CPU time their sum."] if "merged_from" in report else []),
         "",
         f"Test scores, mean +- sample std over {len(settings['seeds'])} seeds:",
         "",
@@ -336,6 +341,32 @@ def image_quality(hr: torch.Tensor, candidates: dict[str, torch.Tensor]) -> dict
     return out
 
 
+def merge_reports(paths: list[Path], output: Path) -> dict[str, Any]:
+    """One report from several made with the same settings but different variants (run in parallel processes)."""
+    reports = [json.loads(p.read_text()) for p in paths]
+    first = reports[0]
+    same = ("lr_downscale", "epochs", "batch_size", "lr", "weight_decay", "seeds", "bank_size", "student",
+            "widen_factor")
+    for path, report in zip(paths[1:], reports[1:]):
+        differing = [k for k in same if report["settings"].get(k) != first["settings"].get(k)]
+        if differing:
+            raise SystemExit(f"{path}: settings {differing} differ from {paths[0]}; only like runs can be merged")
+    merged = dict(first)
+    merged["results"] = {k: v for name in VARIANTS for r in reports for k, v in r["results"].items() if k == name}
+    merged["command"] = "; ".join(r["command"] for r in reports)
+    merged["wall_s"] = max(r["wall_s"] for r in reports)
+    merged["cpu_s"] = round(sum(r["cpu_s"] for r in reports), 1)
+    merged["load_start"] = max(r["load_start"] for r in reports)
+    merged["load_end"] = max(r["load_end"] for r in reports)
+    merged["settings"] = dict(first["settings"], variants=list(merged["results"]), merge=None)
+    merged["merged_from"] = [str(p) for p in paths]
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(merged, indent=2) + "\n")
+    output.with_suffix(".md").write_text(markdown(merged))
+    print(markdown(merged))
+    return merged
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--student", default=str(REPO_ROOT / "bundles/sai_diagnosis/models/student.pt"))
@@ -347,10 +378,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--weight_decay", type=float, default=1e-5)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--bank_size", type=int, default=8, help="reference bank of the SAI blocks")
+    parser.add_argument("--widen_factor", type=float, default=1.0,
+                        help="channel multiplier of every ResNet-18 (1: the paper's; the bundle default 0.25)")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     parser.add_argument("--output", default=str(REPO_ROOT / "benchmarks/results/quality_sai_diagnosis.json"))
+    parser.add_argument("--merge", nargs="+", default=None, metavar="JSON",
+                        help="combine the reports of runs made with the same settings (e.g. variants split over two "
+                        "processes) into --output and stop; trains nothing")
     args = parser.parse_args(argv)
+    if args.merge:
+        return merge_reports([Path(p) for p in args.merge], Path(args.output))
     torch.set_num_threads(args.threads)
     if not Path(args.student).is_file():
         raise SystemExit(

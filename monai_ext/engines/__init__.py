@@ -13,7 +13,7 @@ from .checkpoint import (
 )
 from .run_outputs import (
     TrainingOutputError, TrainingSummaryHandler, ValidationHandler, git_tracked_files,
-    log_epoch_metrics, running_in_monailabel, shipped_weights, training_ckpt_dir,
+    log_epoch_metrics, run_or_shipped_file, running_in_monailabel, shipped_weights, training_ckpt_dir,
 )
 from .seeding import EpochSeedHandler, epoch_seed, make_generator, seed_everything, seed_worker
 from .resume import CheckpointInfo, ResumeFromCheckpoint, find_checkpoints, find_latest_checkpoint

@@ -92,6 +92,17 @@ def running_in_monailabel() -> bool:
     return "monailabel" in sys.modules or any("monailabel_train.json" in str(arg) for arg in sys.argv)
 
 
+def run_or_shipped_file(ckpt_dir: str | os.PathLike, bundle_root: str | os.PathLike, filename: str) -> str:
+    """``<ckpt_dir>/<filename>`` when a run made it, else the shipped ``<bundle_root>/models/<filename>``.
+
+    A stage that reads an earlier stage's output (e.g. the distilled SR student) prefers the file of the current
+    run folder and falls back to the bundle's shipped copy, so that a quick start that skips the earlier stages
+    still finds it. The returned path may not exist (neither was made); callers decide what that means.
+    """
+    made = os.path.join(os.fspath(ckpt_dir), filename)
+    return made if os.path.isfile(made) else os.path.join(os.fspath(bundle_root), "models", filename)
+
+
 def training_ckpt_dir(
     bundle_root: str | os.PathLike,
     run_dir: str | os.PathLike | None = None,

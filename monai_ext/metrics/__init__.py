@@ -22,6 +22,7 @@ from .reports import (
     safe_output_path,
     sanitize_id,
     segmentation_report_tables,
+    write_classification_report,
     write_json,
     write_metrics_csv,
     write_overlay,

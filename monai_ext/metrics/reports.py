@@ -34,6 +34,7 @@ from .segmentation import SEGMENTATION_METRICS, canonical_metric_name, reduce_cl
 
 __all__ = [
     "GT_COLOR",
+    "CLASSIFICATION_HEADLINE_METRICS",
     "HEADLINE_METRICS",
     "PRED_COLOR",
     "OVERLAP_COLOR",
@@ -43,6 +44,7 @@ __all__ = [
     "safe_output_path",
     "segmentation_report_tables",
     "write_metrics_csv",
+    "write_classification_report",
     "write_json",
     "write_segmentation_report",
     "overlay_image",
@@ -61,6 +63,8 @@ OVERLAY_LEGEND = (
 _COUNT_NAMES = ("tp", "fp", "tn", "fn")
 #: pooled scores copied into the ``headline`` object of ``summary.json`` (those the evaluation computed)
 HEADLINE_METRICS = ("dice", "iou", "mcc", "bm", "recall")
+#: scores copied into the ``headline`` object of a classification ``summary.json``
+CLASSIFICATION_HEADLINE_METRICS = ("accuracy", "macro_f1", "kappa", "mcc")
 
 
 def _metric_columns(metric_name: Sequence[str], num_classes: int) -> list[str]:
@@ -193,6 +197,34 @@ def write_json(path: str | Path, obj: Any) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(_json_safe(obj), indent=2))
     return path
+
+
+def write_classification_report(
+    metrics: Mapping[str, Any], paths: str | Path | Sequence[str | Path], **info: Any
+) -> dict[str, Any]:
+    """Write a classification evaluation (``classification_metrics``' output plus ``info``) to one or more JSON files.
+
+    The report gets a ``headline`` object with the scores a classifier is judged by
+    (:data:`CLASSIFICATION_HEADLINE_METRICS`), as the segmentation bundles' ``summary.json``.
+
+    Args:
+        metrics: the output of :func:`monai_ext.metrics.classification_metrics`.
+        paths: JSON file path(s) to write (folders are created).
+        info: further entries (class names, checkpoint, sample count, ...); ``None`` values are kept.
+
+    Returns:
+        The report written.
+
+    Raises:
+        KeyError: when ``metrics`` lacks a headline score.
+    """
+    missing = [k for k in CLASSIFICATION_HEADLINE_METRICS if k not in metrics]
+    if missing:
+        raise KeyError(f"write_classification_report: the metrics lack {missing}; pass classification_metrics' output.")
+    report = {**dict(metrics), **info, "headline": {k: metrics[k] for k in CLASSIFICATION_HEADLINE_METRICS}}
+    for path in [paths] if isinstance(paths, (str, Path)) else paths:
+        write_json(path, report)
+    return report
 
 
 def write_segmentation_report(

@@ -230,12 +230,22 @@ class SampleAffinityInteraction(nn.Module):
         return out_lr, out_sr, a_lr, a_sr, m_s2l, m_l2s
 
 
-def build_resnet18_encoder(in_channels: int = 3, num_classes: int | None = None) -> ResNet:
+def stage_channels(widen_factor: float = 1.0) -> tuple[int, ...]:
+    """Output channels of the four residual stages of a ResNet-18 widened (or narrowed) by ``widen_factor``."""
+    channels = tuple(int(c * widen_factor) for c in _STAGE_CHANNELS)
+    if min(channels) < 1:
+        raise ValueError(f"widen_factor {widen_factor} leaves a ResNet-18 stage without channels: {channels}.")
+    return channels
+
+
+def build_resnet18_encoder(in_channels: int = 3, num_classes: int | None = None, widen_factor: float = 1.0) -> ResNet:
     """A 2-D MONAI ResNet-18 equivalent to torchvision's ``resnet18`` (same layers, parameters and key names).
 
     Args:
         in_channels: image channels.
         num_classes: size of the ``fc`` layer; None builds no ``fc`` (feature encoder).
+        widen_factor: channel multiplier of every stage (MONAI's ``widen_factor``); 1 is the standard ResNet-18
+            (the only width torchvision / ImageNet weights fit).
 
     Returns:
         The MONAI ``ResNet``.
@@ -250,6 +260,7 @@ def build_resnet18_encoder(in_channels: int = 3, num_classes: int | None = None)
         bias_downsample=False,
         feed_forward=num_classes is not None,
         num_classes=num_classes or 1,
+        widen_factor=widen_factor,
     )
 
 
@@ -304,6 +315,9 @@ class SAIDiagnosisNet(nn.Module):
             ``"batch"`` (released code: the samples of the eval batch interact). See
             :class:`SampleAffinityInteraction`.
         bank_size: training samples in each SAI block's reference bank (8).
+        widen_factor: channel multiplier of both ResNet-18 branches (and so of the SAI blocks and heads); 1 is
+            the paper's network, smaller values give a lighter classifier (e.g. 0.25: 1/16 of the branch
+            parameters) for small datasets and CPU training.
 
     Forward takes the LR image and the SR image (any sizes; both at least 32 px). In training mode (or with
     ``return_dict=True``) it returns a dict with ``logits_sr``, ``logits_lr``, ``logits_aux``, ``logits_ens``
@@ -320,17 +334,21 @@ class SAIDiagnosisNet(nn.Module):
         backbone_weights_path: str | Path | None = None,
         eval_interaction: str = "reference",
         bank_size: int = 8,
+        widen_factor: float = 1.0,
     ) -> None:
         super().__init__()
-        self.lr_encoder = build_resnet18_encoder(in_channels)
-        self.sr_encoder = build_resnet18_encoder(in_channels)
+        if backbone_weights_path is not None and widen_factor != 1.0:
+            raise ValueError("SAIDiagnosisNet: backbone_weights_path (a standard ResNet-18) needs widen_factor 1.")
+        channels = stage_channels(widen_factor)
+        self.lr_encoder = build_resnet18_encoder(in_channels, widen_factor=widen_factor)
+        self.sr_encoder = build_resnet18_encoder(in_channels, widen_factor=widen_factor)
         if backbone_weights_path is not None:
             load_resnet18_weights(self.lr_encoder, backbone_weights_path)
             load_resnet18_weights(self.sr_encoder, backbone_weights_path)
         self.interactions = nn.ModuleList(
-            [SampleAffinityInteraction(c, eval_interaction, bank_size) for c in _STAGE_CHANNELS]
+            [SampleAffinityInteraction(c, eval_interaction, bank_size) for c in channels]
         )
-        width = _STAGE_CHANNELS[-1]
+        width = channels[-1]
         self.lr_head = nn.Linear(width, num_classes)
         self.sr_head = nn.Linear(width, num_classes)
         self.aux_head = nn.Sequential(
@@ -430,6 +448,10 @@ class SAIFramework(nn.Module):
         eval_interaction: eval-mode behaviour of the SAI blocks, ``"reference"`` or ``"batch"`` (released); see
             :class:`SAIDiagnosisNet`.
         bank_size: training samples in each SAI block's reference bank.
+        widen_factor: channel multiplier of the two ResNet-18 branches (1: the paper); see :class:`SAIDiagnosisNet`.
+        freeze_sr_network: keep the SR network fixed (no gradient, eval mode, left out of
+            :meth:`parameter_groups`). The paper fine-tunes it at 0.01x the learning rate (``False``); freezing it
+            skips its backward pass, the larger part of a CPU training step.
 
     Forward returns the :class:`SAIDiagnosisNet` dict plus ``"sr"`` in training mode, ``logits_ens`` in eval mode.
     """
@@ -446,8 +468,11 @@ class SAIFramework(nn.Module):
         keep_final_global_rcf: bool = True,
         eval_interaction: str = "reference",
         bank_size: int = 8,
+        widen_factor: float = 1.0,
+        freeze_sr_network: bool = False,
     ) -> None:
         super().__init__()
+        self.freeze_sr_network = freeze_sr_network
         if sr_network is None:
             sr_network = MRCNet(
                 in_channels,
@@ -464,13 +489,24 @@ class SAIFramework(nn.Module):
                 self.sr_network.load_state_dict(state, strict=True)
             except RuntimeError as err:
                 raise ValueError(f"SAIFramework: '{sr_weights_path}' does not match the SR network: {err}") from err
+        if freeze_sr_network:
+            self.sr_network.requires_grad_(False)
+            self.sr_network.eval()
         self.diagnosis = SAIDiagnosisNet(
             in_channels,
             num_classes,
             backbone_weights_path=backbone_weights_path,
             eval_interaction=eval_interaction,
             bank_size=bank_size,
+            widen_factor=widen_factor,
         )
+
+    def train(self, mode: bool = True) -> SAIFramework:
+        """Set the training mode; a frozen SR network stays in eval mode."""
+        super().train(mode)
+        if self.freeze_sr_network:
+            self.sr_network.eval()
+        return self
 
     def forward(self, x: torch.Tensor, return_dict: bool | None = None) -> torch.Tensor | dict[str, Any]:
         """Args:
@@ -486,7 +522,11 @@ class SAIFramework(nn.Module):
         """
         if return_dict is None:
             return_dict = self.training
-        sr = self.sr_network(x, return_features=False)
+        if self.freeze_sr_network:
+            with torch.no_grad():
+                sr = self.sr_network(x, return_features=False)
+        else:
+            sr = self.sr_network(x, return_features=False)
         if not isinstance(sr, torch.Tensor):
             raise TypeError("SAIFramework: the SR network must return a tensor when called with return_features=False.")
         if return_dict and not torch.jit.is_scripting():
@@ -506,8 +546,11 @@ class SAIFramework(nn.Module):
             weight_decay: weight decay of both groups (1e-5 in the released code).
 
         Returns:
-            A list of two dicts for a ``torch.optim`` optimiser.
+            A list of two dicts for a ``torch.optim`` optimiser; one (the diagnosis network's) when the SR network
+            is frozen.
         """
+        if self.freeze_sr_network:
+            return [{"params": list(self.diagnosis.parameters()), "lr": lr, "weight_decay": weight_decay}]
         return [
             {"params": list(self.diagnosis.parameters()), "lr": lr, "weight_decay": weight_decay},
             {"params": list(self.sr_network.parameters()), "lr": lr * sr_lr_scale, "weight_decay": weight_decay},

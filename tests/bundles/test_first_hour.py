@@ -371,3 +371,33 @@ def test_evaluation_report_replaces_the_previous_run_and_has_a_legend(tmp_path, 
     for colour in (GT_COLOR, PRED_COLOR, OVERLAP_COLOR):
         assert (legend == colour).all(-1).sum() >= 15 * 15, colour  # a swatch of each overlay colour
     assert "green: ground truth only" in Image.open(tmp_path / "overlays" / "new_overlay.png").text["Description"]
+
+
+@needs_git
+def test_sai_stages_keep_the_shipped_student_and_model(tmp_path):
+    """With a shipped (git-tracked) models/student.pt and model.pt, the SR stages write to runs/train like train.json,
+    and train.json takes the student of the run when there is one, else the shipped one."""
+    import torch
+
+    root = tmp_path / "repo"
+    bundle = _copy_bundle("sai_diagnosis", root, weights=False)
+    (bundle / "models").mkdir(exist_ok=True)
+    for name in ("model.pt", "student.pt"):
+        torch.save({"w": torch.zeros(1)}, bundle / "models" / name)
+    _git_track(root, "bundles/sai_diagnosis/models/model.pt", "bundles/sai_diagnosis/models/student.pt")
+    configs = bundle / "configs"
+
+    def parsed(config: str, key: str) -> str:
+        parser = ConfigParser()
+        parser.read_config(str(configs / config))
+        parser["bundle_root"] = str(bundle)
+        return parser.get_parsed_content(key)
+
+    run_dir = str(bundle / "runs" / "train")
+    assert parsed("train_sr.json", "teacher_path") == f"{run_dir}/teacher.pt"
+    assert parsed("distill.json", "teacher_path") == f"{run_dir}/teacher.pt"
+    assert parsed("distill.json", "student_path") == f"{run_dir}/student.pt"
+    assert parsed("train.json", "sr_weights_path") == str(bundle / "models" / "student.pt")  # quick start: shipped
+    Path(run_dir).mkdir(parents=True)
+    torch.save({"w": torch.ones(1)}, Path(run_dir) / "student.pt")  # the user ran train_sr.json and distill.json
+    assert parsed("train.json", "sr_weights_path") == f"{run_dir}/student.pt"

@@ -34,6 +34,7 @@ from tests.bundles.helpers import bundle_workflow, error_chain, run_counting_ite
 REPO = Path(__file__).resolve().parents[2]
 CONFIGS = REPO / "bundles" / "sai_diagnosis" / "configs"
 LR_SIZE = 32  # smallest LR size the ResNet-18 branches accept
+WIDEN = 0.25  # train.json's widen_factor (ResNet-18 branches at a quarter of the paper's width)
 NATIVE_SIZE = 2 * LR_SIZE  # the default lr_downscale (2) makes the LR input from the image at this size
 
 SR_TINY = {
@@ -115,8 +116,8 @@ def chain(tmp_path_factory, hr_dirs) -> dict:
     _run(["distill.json"], root, distill_epochs=0, finetune_epochs=0, **SR_TINY, **hr_dirs)
     shutil.copy(root / "models" / "student.pt", root / "models" / "student_init.pt")
     workflows["distill"] = _run(["distill.json"], root, distill_epochs=1, finetune_epochs=1, **SR_TINY, **hr_dirs)
-    # SR learning-rate scale 0: the SR part of the framework must stay equal to the distilled student
-    workflows["train"] = _run(["train.json"], root, sr_lr_scale=0.0, **_diagnosis_override(_diagnosis_items()))
+    # the SR network is frozen by default: the SR part of the framework must stay equal to the distilled student
+    workflows["train"] = _run(["train.json"], root, **_diagnosis_override(_diagnosis_items()))
     return workflows
 
 
@@ -164,7 +165,7 @@ def test_diagnosis_stage_starts_from_student(chain):
     assert parser.get_parsed_content("train#trainer").state.iteration == 2  # 4 patches, batch 2, 1 epoch
     assert 0.0 <= parser.get_parsed_content("validate#evaluator").state.metrics["val_accuracy"] <= 1.0
     groups = parser.get_parsed_content("optimizer").param_groups
-    assert [g["lr"] for g in groups] == [1e-4, 0.0] and groups[0]["weight_decay"] == 1e-5  # lr of the paper's text
+    assert [g["lr"] for g in groups] == [1e-4] and groups[0]["weight_decay"] == 1e-5  # the SR network is frozen
     student = _state(chained_root / "models" / "student.pt")
     model = _state(chained_root / "models" / "model.pt")
     sr_part = {k[len("sr_network.") :]: v for k, v in model.items() if k.startswith("sr_network.")}
@@ -205,7 +206,7 @@ def test_evaluate_matches_metric_functions(chained_root, tmp_path):
     _run(["train.json", "evaluate.json"], root, val_pool=items["test"], **override)
     report = json.loads((root / "eval" / "metrics.json").read_text())
 
-    net = SAIFramework(3, 2, upscale_factor=2)
+    net = SAIFramework(3, 2, upscale_factor=2, widen_factor=WIDEN)
     net.load_state_dict(_state(root / "models" / "model.pt"))
     net.eval()
     images = torch.stack([_load_input(d["image"]) for d in items["test"]])
@@ -219,6 +220,9 @@ def test_evaluate_matches_metric_functions(chained_root, tmp_path):
         assert report[key] == pytest.approx(expected[key], abs=1e-12), key
     assert report["class_names"] == ["normal", "tumour"]
     assert sum(map(sum, report["confusion_matrix"])) == len(items["test"])
+    summary = json.loads((root / "eval" / "evaluation" / "summary.json").read_text())
+    assert summary["headline"] == {k: expected[k] for k in ("accuracy", "macro_f1", "kappa", "mcc")}
+    assert {k: v for k, v in summary.items() if k != "headline"} == report
 
 
 def test_inference_writes_probabilities_and_failure_report(chained_root, tmp_path):
@@ -237,7 +241,7 @@ def test_inference_writes_probabilities_and_failure_report(chained_root, tmp_pat
         rows = list(csv.reader(stream))
     assert rows[0] == ["file", "prob_normal", "prob_tumour"]
     assert len(rows) == 1 + len(items)
-    net = SAIFramework(3, 2, upscale_factor=2)
+    net = SAIFramework(3, 2, upscale_factor=2, widen_factor=WIDEN)
     net.load_state_dict(_state(chained_root / "models" / "model.pt"))
     net.eval()
     by_name = {Path(r[0]).name: np.asarray(r[1:], dtype=float) for r in rows[1:]}
@@ -271,6 +275,16 @@ def test_k_fold_options(chained_root, tmp_path):
     assert report["fold"] == 1 and report["num_folds"] == 2
     assert report["num_samples"] == len(k_fold_split(small_pool, 2, 1, 0)[1])
     assert report["checkpoint"].endswith("model_fold1.pt")
+
+
+def test_paper_config_restores_the_full_width_network_and_released_optimiser(tmp_path):
+    workflow = _workflow(["train.json", "paper.json"], tmp_path)
+    net = workflow.parser.get_parsed_content("network_def")
+    assert sum(p.numel() for p in net.parameters()) == 25_972_408  # the x2 framework of the model card
+    assert workflow.parser["learning_rate"] == 5e-4 and workflow.parser["max_epochs"] == 350
+    assert len(workflow.parser.get_parsed_content("optimizer").param_groups) == 2  # SR fine-tuned at 0.01x
+    default = _workflow(["train.json"], tmp_path).parser.get_parsed_content("network_def")
+    assert default.diagnosis.lr_encoder.layer4[0].conv1.out_channels == 128  # 512 x 0.25
 
 
 def test_default_input_is_the_native_patch_downsampled_x2(tmp_path):

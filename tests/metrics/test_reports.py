@@ -130,3 +130,24 @@ def test_ids_are_sanitised():
     assert sanitize_id("img 01:left*") == "img_01_left_"
     assert sanitize_id(7) == "7"
     assert safe_output_path("/tmp/out", "a b", ".csv").name == "a_b.csv"
+
+
+def test_classification_report_has_the_headline_scores_in_every_file(tmp_path):
+    from monai_ext.metrics import classification_metrics, write_classification_report
+
+    labels = torch.tensor([0, 1, 1, 0, 1])
+    logits = torch.tensor([[2.0, 0.0], [0.0, 1.0], [1.0, 0.0], [3.0, 0.0], [0.0, 2.0]])
+    metrics = classification_metrics(labels, logits, 2)  # TP 2, FN 1, TN 2, FP 0
+    paths = [tmp_path / "metrics.json", tmp_path / "evaluation" / "summary.json"]
+    report = write_classification_report(metrics, paths, checkpoint="m.pt", fold=None)
+    assert report["headline"]["accuracy"] == pytest.approx(0.8)
+    kappa = (0.8 - (2 / 5 * 3 / 5 + 3 / 5 * 2 / 5)) / (1 - (2 / 5 * 3 / 5 + 3 / 5 * 2 / 5))
+    assert report["headline"]["kappa"] == pytest.approx(kappa)
+    assert report["headline"]["mcc"] == pytest.approx((2 * 2 - 0 * 1) / np.sqrt(2 * 3 * 2 * 3))
+    assert set(report["headline"]) == {"accuracy", "macro_f1", "kappa", "mcc"}
+    for path in paths:
+        written = json.loads(path.read_text())
+        assert written["headline"] == report["headline"] and written["fold"] is None
+        assert written["confusion_matrix"] == [[2, 0], [1, 2]]
+    with pytest.raises(KeyError, match="macro_f1"):
+        write_classification_report({"accuracy": 1.0}, tmp_path / "x.json")

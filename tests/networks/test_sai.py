@@ -193,3 +193,58 @@ def test_framework_optimisation_step():
         logits = framework(x)
     assert logits.shape == (2, 2)
     assert torch.isfinite(logits).all()
+
+
+def _resnet18_encoder_parameters(c: tuple[int, int, int, int], in_channels: int = 3) -> int:
+    """Parameters of a basic-block ResNet-18 without ``fc``, from its layer list (convs without bias, BN 2 per channel)."""
+    total = in_channels * c[0] * 49 + 2 * c[0]
+    previous = c[0]
+    for stage, width in enumerate(c):
+        for block in range(2):
+            cin = previous if block == 0 else width
+            total += cin * width * 9 + 2 * width + width * width * 9 + 2 * width
+            if block == 0 and stage > 0:  # projection shortcut of the first block of stages 2-4
+                total += cin * width + 2 * width
+        previous = width
+    return total
+
+
+@pytest.mark.parametrize("widen_factor", [1.0, 0.25])
+def test_widen_factor_scales_both_branches(widen_factor):
+    assert _resnet18_encoder_parameters((64, 128, 256, 512)) == 11_689_512 - 513_000  # torchvision resnet18 - fc
+    net = SAIDiagnosisNet(3, 2, widen_factor=widen_factor)
+    channels = tuple(int(c * widen_factor) for c in (64, 128, 256, 512))
+    for encoder in (net.lr_encoder, net.sr_encoder):
+        assert sum(p.numel() for p in encoder.parameters()) == _resnet18_encoder_parameters(channels)
+    assert [block.proj_lr[0].in_channels for block in net.interactions] == list(channels)
+    assert net.lr_head.in_features == channels[-1]
+    net.train()
+    out = net(torch.rand(2, 3, 48, 48), torch.rand(2, 3, 96, 96))
+    assert out["logits_ens"].shape == (2, 2)
+
+
+def test_widen_factor_refuses_standard_resnet_weights(tmp_path):
+    with pytest.raises(ValueError, match="widen_factor 1"):
+        SAIDiagnosisNet(3, 2, backbone_weights_path=tmp_path / "imagenet.pth", widen_factor=0.5)
+
+
+def test_frozen_sr_network_gets_no_gradient_and_no_optimiser_group():
+    torch.manual_seed(0)
+    net = SAIFramework(3, 2, upscale_factor=2, widen_factor=0.25, freeze_sr_network=True)
+    before = {k: v.clone() for k, v in net.sr_network.state_dict().items()}
+    net.train()
+    assert not net.sr_network.training and net.diagnosis.training
+    groups = net.parameter_groups(1e-3, 0.01, 0.0)
+    assert len(groups) == 1 and sum(p.numel() for p in groups[0]["params"]) == sum(
+        p.numel() for p in net.diagnosis.parameters()
+    )
+    optimizer = torch.optim.Adam(groups[0]["params"], lr=1e-3)
+    out = net(torch.rand(2, 3, 48, 48))
+    loss = SAIDiagnosisLoss()(out, torch.tensor([0, 1]))
+    loss.backward()
+    optimizer.step()
+    assert not out["sr"].requires_grad
+    assert all(p.grad is None for p in net.sr_network.parameters())
+    assert all(torch.equal(before[k], v) for k, v in net.sr_network.state_dict().items())
+    trainable = SAIFramework(3, 2, upscale_factor=2, widen_factor=0.25)
+    assert len(trainable.parameter_groups(1e-3, 0.01, 0.0)) == 2 and trainable.train().sr_network.training
