@@ -367,6 +367,65 @@ def merge_reports(paths: list[Path], output: Path) -> dict[str, Any]:
     return merged
 
 
+def select_learning_rates(paths: list[Path], output: Path) -> dict[str, Any]:
+    """Per variant (and SAI eval mode), the learning rate with the best mean validation accuracy over seeds among
+    reports that differ only in ``lr``; the test scores of that choice. The test split plays no part in the choice."""
+    reports = [json.loads(p.read_text()) for p in paths]
+    fixed = ("lr_downscale", "epochs", "batch_size", "weight_decay", "seeds", "bank_size", "student", "widen_factor")
+    for path, report in zip(paths[1:], reports[1:]):
+        differing = [k for k in fixed if report["settings"].get(k) != reports[0]["settings"].get(k)]
+        if differing:
+            raise SystemExit(f"{path}: settings {differing} differ from {paths[0]}; only the lr may differ")
+    rows, sweep = [], []
+    for name in VARIANTS:
+        for part, val_key, epoch_key, suffix in _PARTS:
+            candidates = []
+            for report in reports:
+                result = report["results"].get(name)
+                if result is None or part not in result["summary"]:
+                    continue
+                val = float(np.mean([r[val_key] for r in result["runs"]]))
+                candidates.append((val, report["settings"]["lr"], result))
+            if not candidates:
+                continue
+            label = _row_label(candidates[0][2], part, suffix)
+            sweep.append((label, {lr: val for val, lr, _ in candidates}))
+            val, lr, result = max(candidates, key=lambda c: c[0])
+            test = result["summary"][part]
+            per_seed = [run[part]["accuracy"] for run in result["runs"]]
+            rows.append({"variant": name, "part": part, "label": label, "lr": lr, "val_accuracy_mean": val,
+                         "test": test, "test_accuracy_per_seed": per_seed})
+    lrs = sorted({r["settings"]["lr"] for r in reports})
+    settings = reports[0]["settings"]
+    lines = [
+        f"# SAI diagnosis: learning rate chosen on validation per variant ({len(settings['seeds'])} seeds)",
+        "",
+        f"From {', '.join(f'`{p.name}`' for p in paths)} (lr {lrs}); LR = native patch downsampled "
+        f"x{settings['lr_downscale']}; ResNet-18 width x{settings.get('widen_factor', 1.0)}; {settings['epochs']} "
+        "epochs; for each variant the lr with the higher mean validation accuracy (of the kept epochs) is chosen, "
+        "then its test scores are reported (mean +- sample std over seeds, and per seed).",
+        "",
+        "| variant | lr | val accuracy (mean) | test accuracy | macro F1 | kappa | MCC | test accuracy per seed |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        t = r["test"]
+        cells = " | ".join(f"{t[k]['mean']:.3f} +- {t[k]['std']:.3f}" for k in ("accuracy", "macro_f1", "kappa", "mcc"))
+        seeds = ", ".join(f"{a:.3f}" for a in r["test_accuracy_per_seed"])
+        lines.append(f"| {r['label']} | {r['lr']:g} | {r['val_accuracy_mean']:.3f} | {cells} | {seeds} |")
+    lines += ["", "Validation accuracy (mean over seeds) per lr:", "",
+              "| variant | " + " | ".join(f"lr {lr:g}" for lr in lrs) + " |", "|---|" + "---|" * len(lrs)]
+    for label, vals in sweep:
+        lines.append(f"| {label} | " + " | ".join(f"{vals[lr]:.3f}" if lr in vals else "-" for lr in lrs) + " |")
+    text = "\n".join(lines) + "\n"
+    selection = {"sources": [str(p) for p in paths], "learning_rates": lrs, "rows": rows}
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(selection, indent=2) + "\n")
+    output.with_suffix(".md").write_text(text)
+    print(text)
+    return selection
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--student", default=str(REPO_ROOT / "bundles/sai_diagnosis/models/student.pt"))
@@ -386,7 +445,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--merge", nargs="+", default=None, metavar="JSON",
                         help="combine the reports of runs made with the same settings (e.g. variants split over two "
                         "processes) into --output and stop; trains nothing")
+    parser.add_argument("--select", nargs="+", default=None, metavar="JSON",
+                        help="reports that differ only in --lr: choose each variant's lr on validation, write the "
+                        "table to --output and stop; trains nothing")
     args = parser.parse_args(argv)
+    if args.select:
+        return select_learning_rates([Path(p) for p in args.select], Path(args.output))
     if args.merge:
         return merge_reports([Path(p) for p in args.merge], Path(args.output))
     torch.set_num_threads(args.threads)
