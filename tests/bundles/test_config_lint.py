@@ -129,3 +129,25 @@ def test_train_config_ratchet(bundle):
 
 def test_every_bundle_has_a_ceiling():
     assert sorted(lint.lint_bundles(BUNDLES).train_summary()) == sorted(TRAIN_CEILINGS)
+
+
+def _targets(node, found: list[str]) -> list[str]:
+    if isinstance(node, dict):
+        if isinstance(node.get("_target_"), str):
+            found.append(node["_target_"])
+        for value in node.values():
+            _targets(value, found)
+    elif isinstance(node, list):
+        for value in node:
+            _targets(value, found)
+    return found
+
+
+def test_bundles_share_the_evaluation_id_and_the_checkpoint_loader():
+    """One vocabulary (issue 19): every evaluate.json runs as `evaluating`; every config loads weights through
+    SafeCheckpointLoader (weights_only, clear 'train first' errors), never MONAI's plain CheckpointLoader."""
+    for evaluate in sorted(BUNDLES.glob("*/configs/evaluate.json")):
+        assert json.loads(evaluate.read_text()).get("evaluating") == "%run", evaluate
+    for config in sorted(BUNDLES.glob("*/configs/**/*.json")):
+        loaders = [t for t in _targets(json.loads(config.read_text()), []) if t.endswith("CheckpointLoader")]
+        assert all(t == "monai_ext.engines.SafeCheckpointLoader" for t in loaders), (config, loaders)
