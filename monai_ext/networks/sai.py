@@ -14,7 +14,7 @@ IEEE TMI 40(5), 2021, Sec. III-B/C.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -88,7 +88,13 @@ class SampleAffinityInteraction(nn.Module):
         ValueError: on an unknown ``eval_interaction`` or a negative ``bank_size``.
     """
 
-    def __init__(self, in_channels: int, eval_interaction: str = "reference", bank_size: int = 8) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        eval_interaction: str = "reference",
+        bank_size: int = 8,
+        bank_feature_shapes: tuple[Sequence[int], Sequence[int]] | None = None,
+    ) -> None:
         super().__init__()
         if eval_interaction not in EVAL_INTERACTIONS:
             raise ValueError(
@@ -105,9 +111,14 @@ class SampleAffinityInteraction(nn.Module):
         self.to_sr = _conv1x1_bn(in_channels, in_channels)
         self.fuse_lr = self._fuse(in_channels)
         self.fuse_sr = self._fuse(in_channels)
-        # (n, C, h, w) once filled; the size depends on the input, so they start empty (see _load_from_state_dict)
-        self.register_buffer("bank_lr", torch.zeros(0))
-        self.register_buffer("bank_sr", torch.zeros(0))
+        # (n, C, h, w) once filled; the size depends on the input, so they start empty (see _load_from_state_dict),
+        # unless the feature shapes are known: then (bank_size, C, h, w) from the start, unfilled rows all zero, so
+        # that a state dict always has the same shapes (loaders that match shapes, e.g. monai.bundle.load, keep it)
+        self.fixed_bank = bank_feature_shapes is not None
+        shape_lr, shape_sr = ((0,), (0,)) if bank_feature_shapes is None else bank_feature_shapes
+        rows = (self.bank_size,) if self.fixed_bank else ()
+        self.register_buffer("bank_lr", torch.zeros(*rows, *shape_lr))
+        self.register_buffer("bank_sr", torch.zeros(*rows, *shape_sr))
 
     @staticmethod
     def _fuse(channels: int) -> nn.Sequential:
@@ -116,12 +127,26 @@ class SampleAffinityInteraction(nn.Module):
     def _load_from_state_dict(
         self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs
     ) -> None:  # noqa: D401 - torch hook
-        # the banks have a data-dependent size: take the checkpoint's; checkpoints without a bank load an empty one
+        # the banks have a data-dependent size: take the checkpoint's; checkpoints without a bank load an empty one;
+        # a fixed-shape bank keeps its shape (the checkpoint's rows first, zero rows after)
         for name in ("bank_lr", "bank_sr"):
             key = prefix + name
             current = getattr(self, name)
             if key not in state_dict:
-                state_dict[key] = current.new_zeros(0)
+                state_dict[key] = current.new_zeros(0) if not self.fixed_bank else current.new_zeros(current.shape)
+            loaded = state_dict[key]
+            if self.fixed_bank and loaded.shape != current.shape:
+                if loaded.numel() and (loaded.dim() != current.dim() or loaded.shape[1:] != current.shape[1:]):
+                    error_msgs.append(
+                        f"{key}: the checkpoint's reference bank has features of shape {list(loaded.shape[1:])}, "
+                        f"this network expects {list(current.shape[1:])} (another input size)."
+                    )
+                    continue
+                padded = current.new_zeros(current.shape)
+                if loaded.numel():
+                    rows = min(loaded.shape[0], padded.shape[0])
+                    padded[:rows] = loaded[:rows]
+                state_dict[key] = padded
             setattr(self, name, current.new_empty(state_dict[key].shape))
         super()._load_from_state_dict(
             state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs
@@ -129,17 +154,37 @@ class SampleAffinityInteraction(nn.Module):
 
     def reset_bank(self) -> None:
         """Empty the reference bank."""
-        self.bank_lr = self.bank_lr.new_zeros(0)
-        self.bank_sr = self.bank_sr.new_zeros(0)
+        self.bank_lr = self.bank_lr.new_zeros(self.bank_lr.shape if self.fixed_bank else 0)
+        self.bank_sr = self.bank_sr.new_zeros(self.bank_sr.shape if self.fixed_bank else 0)
+
+    def filled_bank(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The banked samples (n <= bank_size rows each), without unfilled (all-zero) rows: a fixed-shape bank has
+        them until training fills it, and a bank loaded from a fixed-shape checkpoint keeps them."""
+        if self.bank_lr.numel() == 0 or self.bank_sr.numel() == 0:
+            return self.bank_lr, self.bank_sr
+        filled = self.bank_lr.flatten(1).abs().sum(1) + self.bank_sr.flatten(1).abs().sum(1) > 0
+        count = int(filled.sum())
+        return self.bank_lr[:count], self.bank_sr[:count]
 
     def _remember(self, f_lr: torch.Tensor, f_sr: torch.Tensor) -> None:
         """Put the newest training samples first in the bank and keep ``bank_size`` of them."""
         dtype = self.proj_lr[0].weight.dtype
         new_lr = f_lr.detach()[: self.bank_size].to(dtype)
         new_sr = f_sr.detach()[: self.bank_size].to(dtype)
-        if self.bank_lr.shape[1:] == new_lr.shape[1:] and self.bank_sr.shape[1:] == new_sr.shape[1:]:
-            new_lr = torch.cat([new_lr, self.bank_lr], dim=0)[: self.bank_size]
-            new_sr = torch.cat([new_sr, self.bank_sr], dim=0)[: self.bank_size]
+        old_lr, old_sr = self.filled_bank()
+        if self.fixed_bank and (old_lr.shape[1:] != new_lr.shape[1:] or old_sr.shape[1:] != new_sr.shape[1:]):
+            raise ValueError(
+                f"SampleAffinityInteraction: the reference bank was built for features of shape "
+                f"{list(old_lr.shape[1:])} (LR) / {list(old_sr.shape[1:])} (SR), the training input gives "
+                f"{list(new_lr.shape[1:])} / {list(new_sr.shape[1:])}: set bank_input_size to the LR training size."
+            )
+        if old_lr.shape[1:] == new_lr.shape[1:] and old_sr.shape[1:] == new_sr.shape[1:]:
+            new_lr = torch.cat([new_lr, old_lr], dim=0)[: self.bank_size]
+            new_sr = torch.cat([new_sr, old_sr], dim=0)[: self.bank_size]
+        if self.fixed_bank:
+            bank_lr, bank_sr = torch.zeros_like(self.bank_lr), torch.zeros_like(self.bank_sr)
+            bank_lr[: len(new_lr)], bank_sr[: len(new_sr)] = new_lr, new_sr
+            new_lr, new_sr = bank_lr, bank_sr
         self.bank_lr = new_lr.contiguous()
         self.bank_sr = new_sr.contiguous()
 
@@ -176,8 +221,11 @@ class SampleAffinityInteraction(nn.Module):
                     f"{list(f_lr.shape[1:])} / {list(f_sr.shape[1:])}: evaluate at the training image size, or use "
                     "eval_interaction='batch'."
                 )
-            bank_lr = self.proj_lr(self.bank_lr.to(f_lr.dtype)).flatten(1)
-            bank_sr = self.proj_sr(self.bank_sr.to(f_sr.dtype)).flatten(1)
+            # unfilled (all-zero) rows are zeroed after the projection, so they add nothing to any affinity or mix:
+            # the result equals the one over the filled rows alone, without a data-dependent shape (export)
+            filled = (self.bank_lr.flatten(1).abs().sum(1) + self.bank_sr.flatten(1).abs().sum(1) > 0).to(f_lr.dtype)
+            bank_lr = self.proj_lr(self.bank_lr.to(f_lr.dtype)).flatten(1) * filled[:, None]
+            bank_sr = self.proj_sr(self.bank_sr.to(f_sr.dtype)).flatten(1) * filled[:, None]
         affinity_lr = self._augmented_affinity(flat_lr, bank_lr)
         affinity_sr = self._augmented_affinity(flat_sr, bank_sr)
         # the query's rows of M_s2l = rownorm(A_LR A_SR^T) and M_l2s = rownorm(A_SR A_LR^T)
@@ -236,6 +284,18 @@ def stage_channels(widen_factor: float = 1.0) -> tuple[int, ...]:
     if min(channels) < 1:
         raise ValueError(f"widen_factor {widen_factor} leaves a ResNet-18 stage without channels: {channels}.")
     return channels
+
+
+def resnet18_stage_sizes(spatial_size: Sequence[int]) -> list[tuple[int, ...]]:
+    """Spatial sizes of the outputs of ``layer1``..``layer4`` of :func:`build_resnet18_encoder` for an input size
+    (the 7x7/2 stem and the 3x3/2 max pool halve it, then stages 2-4 halve it again, each rounding up)."""
+    size = tuple(int(s) for s in spatial_size)
+    size = tuple(-(-s // 4) for s in size)
+    sizes = [size]
+    for _ in range(3):
+        size = tuple(-(-s // 2) for s in size)
+        sizes.append(size)
+    return sizes
 
 
 def build_resnet18_encoder(in_channels: int = 3, num_classes: int | None = None, widen_factor: float = 1.0) -> ResNet:
@@ -318,6 +378,9 @@ class SAIDiagnosisNet(nn.Module):
         widen_factor: channel multiplier of both ResNet-18 branches (and so of the SAI blocks and heads); 1 is
             the paper's network, smaller values give a lighter classifier (e.g. 0.25: 1/16 of the branch
             parameters) for small datasets and CPU training.
+        bank_input_sizes: ``((h, w) of the LR input, (H, W) of the SR input)`` the network is trained at; when
+            given, the reference banks have fixed shapes from the start, so every state dict has the same shapes
+            and shape-matching loaders (``monai.bundle.load``) restore them. None: banks sized by the first batch.
 
     Forward takes the LR image and the SR image (any sizes; both at least 32 px). In training mode (or with
     ``return_dict=True``) it returns a dict with ``logits_sr``, ``logits_lr``, ``logits_aux``, ``logits_ens``
@@ -335,6 +398,7 @@ class SAIDiagnosisNet(nn.Module):
         eval_interaction: str = "reference",
         bank_size: int = 8,
         widen_factor: float = 1.0,
+        bank_input_sizes: tuple[Sequence[int], Sequence[int]] | None = None,
     ) -> None:
         super().__init__()
         if backbone_weights_path is not None and widen_factor != 1.0:
@@ -346,7 +410,10 @@ class SAIDiagnosisNet(nn.Module):
             load_resnet18_weights(self.lr_encoder, backbone_weights_path)
             load_resnet18_weights(self.sr_encoder, backbone_weights_path)
         self.interactions = nn.ModuleList(
-            [SampleAffinityInteraction(c, eval_interaction, bank_size) for c in channels]
+            [
+                SampleAffinityInteraction(c, eval_interaction, bank_size, shapes)
+                for c, shapes in zip(channels, self._bank_shapes(channels, bank_input_sizes))
+            ]
         )
         width = channels[-1]
         self.lr_head = nn.Linear(width, num_classes)
@@ -361,6 +428,15 @@ class SAIDiagnosisNet(nn.Module):
             nn.Linear(gate_hidden, 3),
             nn.BatchNorm1d(3),
         )
+
+    @staticmethod
+    def _bank_shapes(
+        channels: Sequence[int], sizes: tuple[Sequence[int], Sequence[int]] | None
+    ) -> list[tuple[tuple[int, ...], tuple[int, ...]] | None]:
+        if sizes is None:
+            return [None] * len(channels)
+        lr_sizes, sr_sizes = resnet18_stage_sizes(sizes[0]), resnet18_stage_sizes(sizes[1])
+        return [((c, *lr), (c, *sr)) for c, lr, sr in zip(channels, lr_sizes, sr_sizes)]
 
     def _stage(self, index: int, f_lr: torch.Tensor, f_sr: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Residual stage ``layer{index + 1}`` of both branches (written out so that TorchScript can compile it)."""
@@ -449,6 +525,9 @@ class SAIFramework(nn.Module):
             :class:`SAIDiagnosisNet`.
         bank_size: training samples in each SAI block's reference bank.
         widen_factor: channel multiplier of the two ResNet-18 branches (1: the paper); see :class:`SAIDiagnosisNet`.
+        bank_input_size: the LR (h, w) the framework is trained at (the SR size is ``upscale_factor`` times it):
+            gives the reference banks fixed shapes, see :class:`SAIDiagnosisNet`. None or empty: banks sized by the
+            first training batch.
         freeze_sr_network: keep the SR network fixed (no gradient, eval mode, left out of
             :meth:`parameter_groups`). The paper fine-tunes it at 0.01x the learning rate (``False``); freezing it
             skips its backward pass, the larger part of a CPU training step.
@@ -470,6 +549,7 @@ class SAIFramework(nn.Module):
         bank_size: int = 8,
         widen_factor: float = 1.0,
         freeze_sr_network: bool = False,
+        bank_input_size: Sequence[int] | None = None,
     ) -> None:
         super().__init__()
         self.freeze_sr_network = freeze_sr_network
@@ -499,6 +579,9 @@ class SAIFramework(nn.Module):
             eval_interaction=eval_interaction,
             bank_size=bank_size,
             widen_factor=widen_factor,
+            bank_input_sizes=None
+            if not bank_input_size
+            else (tuple(bank_input_size), tuple(int(s) * upscale_factor for s in bank_input_size)),
         )
 
     def train(self, mode: bool = True) -> SAIFramework:

@@ -142,3 +142,53 @@ def test_bank_of_another_input_size_and_bad_options_are_refused():
         SampleAffinityInteraction(8, eval_interaction="mean")
     with pytest.raises(ValueError, match="bank_size"):
         SampleAffinityInteraction(8, bank_size=-1)
+
+
+def test_fixed_shape_bank_behaves_as_the_growing_one_and_keeps_its_shape():
+    torch.manual_seed(0)
+    growing = SampleAffinityInteraction(4, bank_size=5)
+    fixed = SampleAffinityInteraction(4, bank_size=5, bank_feature_shapes=((4, 3, 3), (4, 6, 6)))
+    fixed.load_state_dict(growing.state_dict())  # same weights; the empty bank stays a (5, ...) zero bank
+    assert fixed.bank_lr.shape == (5, 4, 3, 3) and fixed.filled_bank()[0].shape[0] == 0
+    growing.train(), fixed.train()
+    for batch in (3, 3):
+        f_lr, f_sr = torch.rand(batch, 4, 3, 3), torch.rand(batch, 4, 6, 6)
+        growing(f_lr, f_sr), fixed(f_lr, f_sr)
+        assert fixed.bank_lr.shape == (5, 4, 3, 3) and fixed.bank_sr.shape == (5, 4, 6, 6)
+    for got, expected in zip(fixed.filled_bank(), (growing.bank_lr, growing.bank_sr)):
+        torch.testing.assert_close(got, expected, rtol=0, atol=0)
+    growing.eval(), fixed.eval()
+    f_lr, f_sr = torch.rand(2, 4, 3, 3), torch.rand(2, 4, 6, 6)
+    for a, b in zip(growing(f_lr, f_sr)[:2], fixed(f_lr, f_sr)[:2]):
+        torch.testing.assert_close(a, b)
+    with pytest.raises(ValueError, match="bank_input_size"):
+        fixed.train()(torch.rand(2, 4, 4, 4), torch.rand(2, 4, 8, 8))
+
+
+def test_shape_matching_loader_restores_a_fixed_shape_bank():
+    """monai.bundle.load copies only tensors whose shapes match; fixed-shape banks make the reference bank survive."""
+    from monai.networks.utils import copy_model_state
+
+    from monai_ext.networks import SAIFramework
+
+    torch.manual_seed(0)
+    trained = SAIFramework(3, 2, upscale_factor=2, widen_factor=0.25, bank_input_size=(32, 32)).train()
+    trained(torch.rand(4, 3, 32, 32))
+    fresh = SAIFramework(3, 2, upscale_factor=2, widen_factor=0.25, bank_input_size=(32, 32))
+    _, updated, _ = copy_model_state(fresh, trained.state_dict())
+    assert len(updated) == len(trained.state_dict())
+    grown = SAIFramework(3, 2, upscale_factor=2, widen_factor=0.25)  # banks sized by the first batch
+    assert copy_model_state(grown, trained.state_dict())[1] != list(trained.state_dict())  # banks dropped
+    for block, source in zip(fresh.diagnosis.interactions, trained.diagnosis.interactions):
+        torch.testing.assert_close(block.bank_lr, source.bank_lr, rtol=0, atol=0)
+
+
+def test_unfilled_bank_rows_change_nothing():
+    block = _trained_block(bank_size=3).eval()
+    padded = SampleAffinityInteraction(8, bank_size=5, bank_feature_shapes=(block.bank_lr.shape[1:], block.bank_sr.shape[1:]))
+    padded.load_state_dict(block.state_dict())  # 3 filled rows, 2 zero rows
+    assert padded.bank_lr.shape[0] == 5 and padded.filled_bank()[0].shape[0] == 3
+    padded.eval()
+    f_lr, f_sr = torch.rand(2, *block.bank_lr.shape[1:]), torch.rand(2, *block.bank_sr.shape[1:])
+    for a, b in zip(block(f_lr, f_sr)[:2], padded(f_lr, f_sr)[:2]):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
