@@ -165,7 +165,7 @@ def test_diagnosis_stage_starts_from_student(chain):
     assert parser.get_parsed_content("train#trainer").state.iteration == 2  # 4 patches, batch 2, 1 epoch
     assert 0.0 <= parser.get_parsed_content("validate#evaluator").state.metrics["val_accuracy"] <= 1.0
     groups = parser.get_parsed_content("optimizer").param_groups
-    assert [g["lr"] for g in groups] == [1e-4] and groups[0]["weight_decay"] == 1e-5  # the SR network is frozen
+    assert [g["lr"] for g in groups] == [5e-4] and groups[0]["weight_decay"] == 1e-5  # the SR network is frozen
     student = _state(chained_root / "models" / "student.pt")
     model = _state(chained_root / "models" / "model.pt")
     sr_part = {k[len("sr_network.") :]: v for k, v in model.items() if k.startswith("sr_network.")}
