@@ -171,7 +171,8 @@ class SampleAffinityInteraction(nn.Module):
         dtype = self.proj_lr[0].weight.dtype
         new_lr = f_lr.detach()[: self.bank_size].to(dtype)
         new_sr = f_sr.detach()[: self.bank_size].to(dtype)
-        old_lr, old_sr = self.filled_bank()
+        # filled rows always form a prefix (newest first, unfilled zero rows after), so no row needs selecting
+        old_lr, old_sr = self.bank_lr, self.bank_sr
         if self.fixed_bank and (old_lr.shape[1:] != new_lr.shape[1:] or old_sr.shape[1:] != new_sr.shape[1:]):
             raise ValueError(
                 f"SampleAffinityInteraction: the reference bank was built for features of shape "
@@ -181,10 +182,6 @@ class SampleAffinityInteraction(nn.Module):
         if old_lr.shape[1:] == new_lr.shape[1:] and old_sr.shape[1:] == new_sr.shape[1:]:
             new_lr = torch.cat([new_lr, old_lr], dim=0)[: self.bank_size]
             new_sr = torch.cat([new_sr, old_sr], dim=0)[: self.bank_size]
-        if self.fixed_bank:
-            bank_lr, bank_sr = torch.zeros_like(self.bank_lr), torch.zeros_like(self.bank_sr)
-            bank_lr[: len(new_lr)], bank_sr[: len(new_sr)] = new_lr, new_sr
-            new_lr, new_sr = bank_lr, bank_sr
         self.bank_lr = new_lr.contiguous()
         self.bank_sr = new_sr.contiguous()
 
