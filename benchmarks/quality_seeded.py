@@ -47,17 +47,19 @@ import datetime
 import json
 import os
 import platform
-import re
 import shlex
 import statistics
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))
+
+from benchmarks.quality_ds2f import BEST_METRIC, LoadSampler, display  # noqa: E402  (shared with the one-seed table)
 
 #: per bundle: arm -> (label, ablation config relative to the bundle's configs folder)
 ARMS: dict[str, dict[str, tuple[str, str]]] = {
@@ -77,45 +79,6 @@ ARMS: dict[str, dict[str, tuple[str, str]]] = {
 DATASETS = {"ds2f": "chasedb1", "ss_maf": "idrid_ex_512"}
 METRICS = {"ds2f": ("dice", "iou", "mcc", "bm", "pr_auc"), "ss_maf": ("dice", "iou", "mcc", "bm", "recall", "pr_auc")}
 HEADERS = {"dice": "Dice", "iou": "IoU", "mcc": "MCC", "bm": "BM", "recall": "recall", "pr_auc": "PR-AUC"}
-BEST_METRIC = re.compile(r"Key metric: (\S+) best value: ([-+0-9.eE]+) at epoch: (\d+)")
-
-
-class LoadSampler:
-    """Sample the 1-minute load average in a background thread while a command runs."""
-
-    def __init__(self, interval: float = 15.0) -> None:
-        self.interval = interval
-        self.samples: list[float] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while True:
-            if hasattr(os, "getloadavg"):
-                self.samples.append(os.getloadavg()[0])
-            if self._stop.wait(self.interval):
-                return
-
-    def __enter__(self) -> LoadSampler:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def summary(self) -> dict[str, float | None]:
-        if not self.samples:
-            return {"load1_mean": None, "load1_max": None}
-        return {"load1_mean": round(statistics.fmean(self.samples), 2), "load1_max": round(max(self.samples), 2)}
-
-
-def display(cmd: list[str]) -> str:
-    """The command as a user types it from the repository root (``python``, config lists in double quotes)."""
-    words = ["python" if word == sys.executable else word for word in cmd]
-    return " ".join(f'"{w}"' if w.startswith("[") and "'" in w else shlex.quote(w) for w in words)
-
-
 def run_command(cmd: list[str], log_path: Path, env: dict[str, str], niceness: int) -> dict[str, Any]:
     """Run ``cmd`` from the repository root with its output to ``log_path``; return wall/CPU time and the load.
 
@@ -267,7 +230,6 @@ def aggregate(bundle: str, runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 def budget(bundle: str, overrides: list[str]) -> dict[str, Any]:
     """The schedule the runs use: ``train.json``'s values with the command-line overrides applied."""
-    sys.path.insert(0, str(REPO_ROOT))
     from monai.bundle import ConfigParser
 
     from monai_ext.data import build_datalist, embedded_dataset_dir
