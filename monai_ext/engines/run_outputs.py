@@ -34,6 +34,7 @@ __all__ = [
     "git_tracked_files",
     "shipped_weights",
     "training_ckpt_dir",
+    "run_or_shipped_file",
     "running_in_monailabel",
     "ValidationHandler",
     "TrainingSummaryHandler",

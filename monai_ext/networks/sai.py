@@ -157,13 +157,16 @@ class SampleAffinityInteraction(nn.Module):
         self.bank_lr = self.bank_lr.new_zeros(self.bank_lr.shape if self.fixed_bank else 0)
         self.bank_sr = self.bank_sr.new_zeros(self.bank_sr.shape if self.fixed_bank else 0)
 
+    def _filled_rows(self) -> torch.Tensor:
+        """Which bank rows hold a sample: (n,) bool; unfilled rows are all zero in both banks."""
+        return self.bank_lr.flatten(1).abs().sum(1) + self.bank_sr.flatten(1).abs().sum(1) > 0
+
     def filled_bank(self) -> tuple[torch.Tensor, torch.Tensor]:
         """The banked samples (n <= bank_size rows each), without unfilled (all-zero) rows: a fixed-shape bank has
         them until training fills it, and a bank loaded from a fixed-shape checkpoint keeps them."""
         if self.bank_lr.numel() == 0 or self.bank_sr.numel() == 0:
             return self.bank_lr, self.bank_sr
-        filled = self.bank_lr.flatten(1).abs().sum(1) + self.bank_sr.flatten(1).abs().sum(1) > 0
-        count = int(filled.sum())
+        count = int(self._filled_rows().sum())
         return self.bank_lr[:count], self.bank_sr[:count]
 
     def _remember(self, f_lr: torch.Tensor, f_sr: torch.Tensor) -> None:
@@ -220,7 +223,7 @@ class SampleAffinityInteraction(nn.Module):
                 )
             # unfilled (all-zero) rows are zeroed after the projection, so they add nothing to any affinity or mix:
             # the result equals the one over the filled rows alone, without a data-dependent shape (export)
-            filled = (self.bank_lr.flatten(1).abs().sum(1) + self.bank_sr.flatten(1).abs().sum(1) > 0).to(f_lr.dtype)
+            filled = self._filled_rows().to(f_lr.dtype)
             bank_lr = self.proj_lr(self.bank_lr.to(f_lr.dtype)).flatten(1) * filled[:, None]
             bank_sr = self.proj_sr(self.bank_sr.to(f_sr.dtype)).flatten(1) * filled[:, None]
         affinity_lr = self._augmented_affinity(flat_lr, bank_lr)
