@@ -8,8 +8,9 @@ from .prepare_batch import DualStreamPrepareBatch
 from .gan import SRGanDiscriminatorLoss, SRGanGeneratorLoss, SRGanTrainer, SRPrepareBatch, gan_loss_terms, gaussian_downsample
 from ..utils.paths import UnsafeOutputPathError, output_name_from_path, safe_output_path, sanitize_output_name
 from .checkpoint import (
-    AtomicCheckpointSaver, AtomicDiskSaver, CheckpointReadError, MissingWeightsError, SafeCheckpointLoader,
-    UnsafeCheckpointError, atomic_torch_save, missing_weights_message, restore_objects, safe_load_checkpoint,
+    AtomicCheckpointSaver, AtomicDiskSaver, CheckpointReadError, InitialWeightsLoader, MissingWeightsError,
+    SafeCheckpointLoader, UnsafeCheckpointError, atomic_torch_save, missing_weights_message, restore_objects,
+    safe_load_checkpoint,
 )
 from .run_outputs import (
     TrainingOutputError, TrainingSummaryHandler, ValidationHandler, git_tracked_files,

@@ -5,6 +5,7 @@
   then refuses any checkpoint that holds something other than tensors, numbers, strings and plain containers,
   with an :class:`UnsafeCheckpointError` naming the file and the offending type.
 * :class:`SafeCheckpointLoader` is a drop-in replacement for MONAI's ``CheckpointLoader`` built on it.
+* :class:`InitialWeightsLoader` warm-starts a training from a local weights file (or does nothing without one).
 * :class:`AtomicCheckpointSaver` is MONAI's ``CheckpointSaver`` (same arguments: keep the last ``n_saved``
   interval checkpoints, the best ``key_metric_n_saved`` by the key metric, a final one) whose files are written
   atomically. MONAI's own saver passes ``atomic=False`` to ignite's ``DiskSaver`` (to keep group/other read
@@ -26,7 +27,7 @@ from typing import Any
 
 import ignite.distributed as idist
 import torch
-from ignite.engine import Engine
+from ignite.engine import Engine, Events
 from ignite.handlers import Checkpoint
 from ignite.handlers.checkpoint import BaseSaveHandler
 from monai.handlers import CheckpointLoader, CheckpointSaver
@@ -40,6 +41,7 @@ __all__ = [
     "safe_load_checkpoint",
     "restore_objects",
     "SafeCheckpointLoader",
+    "InitialWeightsLoader",
     "atomic_torch_save",
     "AtomicDiskSaver",
     "AtomicCheckpointSaver",
@@ -228,6 +230,51 @@ class SafeCheckpointLoader(CheckpointLoader):
         checkpoint = safe_load_checkpoint(self.load_path, map_location=self.map_location)
         restore_objects(engine, checkpoint, self.load_dict, self.strict, self.strict_shape, source=self.load_path)
         self.logger.info(f"Restored all variables from {self.load_path}")
+
+
+class InitialWeightsLoader:
+    """Warm start: load a network's weights from a local file when a training starts; nothing without a file.
+
+    The file is a bare ``state_dict`` (a shipped ``models/model.pt``) or a full training checkpoint with a
+    ``"model"`` entry; it is read through :func:`safe_load_checkpoint`. Only the network is loaded: the optimiser,
+    the learning-rate schedule and the epoch counter start afresh, so the run is a new schedule from these weights.
+    Attach it before :class:`~monai_ext.engines.ResumeFromCheckpoint`: both act at ``Events.STARTED``, and a resumed
+    checkpoint then overrides the initial weights. Usable in bundle configs as
+    ``{"_target_": "monai_ext.engines.InitialWeightsLoader", "load_path": "@init_weights", "network": "@network"}``
+    with ``init_weights`` null by default (``--init_weights <file>`` on the command line).
+
+    Args:
+        load_path: the weights file, or ``None`` to leave the network's initialisation alone.
+        network: the network to load into.
+        strict: whether every key of the network must be in the file and vice versa.
+        map_location: passed to ``torch.load``.
+
+    Raises:
+        FileNotFoundError: ``load_path`` is given but is not a file (raised at construction, before any training).
+    """
+
+    def __init__(
+        self, load_path: str | os.PathLike | None, network: torch.nn.Module, strict: bool = True,
+        map_location: Any = "cpu",
+    ) -> None:
+        if load_path is not None and not os.path.isfile(load_path):
+            raise FileNotFoundError(f"init_weights: {os.fspath(load_path)!r} is not a file.")
+        self.load_path = None if load_path is None else os.fspath(load_path)
+        self.network = network
+        self.strict = strict
+        self.map_location = map_location
+
+    def attach(self, engine: Engine) -> None:
+        """Load the weights when ``engine`` starts."""
+        engine.add_event_handler(Events.STARTED, self)
+
+    def __call__(self, engine: Engine | None = None) -> None:
+        if self.load_path is None:
+            return
+        checkpoint = safe_load_checkpoint(self.load_path, map_location=self.map_location)
+        restore_objects(None, checkpoint, {"model": self.network}, strict=self.strict, source=self.load_path)
+        if engine is not None:
+            engine.logger.info(f"Initial weights loaded from {self.load_path}")
 
 
 def _fsync_dir(folder: str) -> None:
