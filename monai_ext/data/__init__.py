@@ -4,7 +4,8 @@
 from __future__ import annotations
 from .histology import (
     CADCAP_CLASSES, HISTOLOGY_CLASSES, IMAGE_EXTENSIONS, PCamDataset, build_cadcap_datalist, build_class_folder_datalist,
-    build_histology_datalist, build_kvasir_capsule_datalist, build_sr_folder_datalist, k_fold_split, pcam_file_paths,
+    build_histology_datalist, build_kvasir_capsule_datalist, build_sr_folder_datalist, k_fold_split,
+    kvasir_capsule_classes, pcam_file_paths,
 )
 from .errors import DataError, DatasetLayoutError
 from .embedded import EMBEDDED_DATASETS, embedded_dataset_dir

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import monai_ext.data
 from monai_ext.data import layouts, lesion_layouts, vessel_layouts
-from monai_ext.data.layouts import folders, lesion, registry, vessel
+from monai_ext.data.layouts import classification, folders, lesion, registry, vessel
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -63,13 +63,15 @@ def test_old_vessel_and_lesion_module_paths_are_the_same_objects():
 
 
 def test_every_layout_registered_once_by_its_module():
-    modules = {vessel, lesion}
+    modules = {vessel, lesion, classification}
     by_module = {m.__name__: m for m in modules}
     for name in layouts.list_datasets():
         builder = layouts.get_layout(name).builder
         assert by_module[builder.__module__].__dict__[builder.__name__] is builder
-    assert {"drive", "idrid", "chase_db1"} <= set(layouts.list_datasets())
-    assert layouts.get_layout("CHASE").name == "chase_db1"
+    assert {"histology_96", "pcam", "cadcap", "kvasir_capsule", "drive", "idrid"} <= set(layouts.list_datasets())
+    assert layouts.get_layout("kvasir").name == "kvasir_capsule"
+    assert layouts.get_layout("CAD-CAP").name == "cadcap"
+    assert layouts.get_layout("histology").name == "histology_96"
 
 
 def test_fresh_imports_of_each_module_without_loop():
@@ -79,7 +81,7 @@ def test_fresh_imports_of_each_module_without_loop():
         "module = importlib.import_module(sys.argv[1])\n"
         "from monai_ext.data.layouts import registry\n"
         "names = registry.list_datasets()\n"
-        "assert {'drive', 'idrid', 'ddr'} <= set(names), names\n"
+        "assert {'drive', 'idrid', 'histology_96', 'cadcap'} <= set(names), names\n"
         "print(len(names))\n"
     )
     expected = None

@@ -6,9 +6,10 @@
 * :mod:`.folders`: folder and file helpers of the layout builders (:func:`find_child_dir`,
   :func:`list_image_files`, :class:`Pairing`, ...);
 * :mod:`.vessel`: DRIVE, CHASE_DB1, HRF, STARE, FIVES, PRIME-FP20 and the embedded ``chasedb1``;
-* :mod:`.lesion`: IDRiD, E-Ophtha-EX, DDR and the embedded ``idrid_ex_512``.
+* :mod:`.lesion`: IDRiD, E-Ophtha-EX, DDR and the embedded ``idrid_ex_512``;
+* :mod:`.classification`: the embedded ``histology_96``, PCam, CAD-CAP and Kvasir-Capsule.
 
-Importing this package imports the layout modules once, which registers their builders; the layout modules
+Importing this package imports the three layout modules once, which registers their builders; the layout modules
 import :mod:`.registry` and :mod:`.folders` only, never this package's ``__init__``, so there is no import loop.
 """
 
@@ -39,7 +40,8 @@ from .folders import (
     split_folder_names,
     stem_of,
 )
-from . import lesion, vessel  # noqa: E402  (registers the layouts)
+from . import classification, lesion, vessel  # noqa: E402  (registers the layouts)
+from .classification import split_classification_pool
 
 __all__ = [
     "SPLITS",
@@ -55,6 +57,7 @@ __all__ = [
     "stratified_holdout",
     "pick_train_or_val",
     "pick_by_groups",
+    "split_classification_pool",
     "split_folder_names",
     "layout_error",
     "require_dir",
@@ -63,6 +66,7 @@ __all__ = [
     "list_image_files",
     "stem_of",
     "Pairing",
+    "classification",
     "lesion",
     "vessel",
 ]
