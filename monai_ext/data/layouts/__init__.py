@@ -40,7 +40,7 @@ from .folders import (
     split_folder_names,
     stem_of,
 )
-from . import classification, lesion, vessel  # noqa: E402  (registers the layouts)
+from . import classification, lesion, vessel  # noqa: F401  (importing them registers their layouts)
 from .classification import split_classification_pool
 
 __all__ = [
