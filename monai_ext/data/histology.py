@@ -40,6 +40,7 @@ __all__ = [
     "build_class_folder_datalist",
     "build_cadcap_datalist",
     "build_kvasir_capsule_datalist",
+    "kvasir_capsule_classes",
     "pcam_file_paths",
     "PCamDataset",
     "k_fold_split",
@@ -143,9 +144,7 @@ def build_class_folder_datalist(dataset_dir: str | os.PathLike, classes: Sequenc
     """
     root = _existing_dir(dataset_dir, "class-folder dataset")
     if classes is None:
-        classes = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
-        if not classes:
-            raise DatasetLayoutError(f"{root} has no class subfolder.")
+        classes = _class_folder_names(root)
     datalist = []
     for label, class_name in enumerate(classes):
         class_dir = root / class_name
@@ -184,10 +183,35 @@ def build_kvasir_capsule_datalist(dataset_dir: str | os.PathLike, classes: Seque
     Raises:
         DatasetLayoutError: when the folder or a requested class folder is missing.
     """
+    return build_class_folder_datalist(_kvasir_capsule_root(dataset_dir), classes)
+
+
+def kvasir_capsule_classes(dataset_dir: str | os.PathLike) -> list[str]:
+    """Class names of Kvasir-Capsule: the non-hidden subfolder names, sorted, in label order.
+
+    These are the classes :func:`build_kvasir_capsule_datalist` uses by default, so ``len(...)`` is the number of
+    classes a bundle needs.
+
+    Args:
+        dataset_dir: the dataset root holding ``labelled_images/`` (official layout) or the class folders.
+
+    Raises:
+        DatasetLayoutError: when the folder is missing or has no class subfolder.
+    """
+    return _class_folder_names(_kvasir_capsule_root(dataset_dir))
+
+
+def _kvasir_capsule_root(dataset_dir: str | os.PathLike) -> Path:
     root = _existing_dir(dataset_dir, "Kvasir-Capsule")
-    if (root / "labelled_images").is_dir():
-        root = root / "labelled_images"
-    return build_class_folder_datalist(root, classes)
+    return root / "labelled_images" if (root / "labelled_images").is_dir() else root
+
+
+def _class_folder_names(root: Path) -> list[str]:
+    """Non-hidden subfolder names of ``root``, sorted."""
+    classes = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if not classes:
+        raise DatasetLayoutError(f"{root} has no class subfolder.")
+    return classes
 
 
 def pcam_file_paths(dataset_dir: str | os.PathLike, split: str) -> tuple[Path, Path]:

@@ -328,12 +328,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     options = dict(args.option)
     try:
-        if "strict" in get_layout(args.dataset).options:
+        layout = get_layout(args.dataset)
+        if "strict" in layout.options:
             options.setdefault("strict", False)
         datalist = build_datalist(args.dataset, args.dataset_dir, args.split, **options)
     except (DataError, ValueError) as exc:
         print(f"PROBLEM {exc}")
         return 1
+    if not layout.image_files:
+        print(f"{layout.name}: {len(datalist)} entries listed; the images are not separate files, nothing to decode")
+        return 0
     report = validate_dataset(datalist, binary_masks=not args.no_binary_check)
     print(report)
     return 0 if report.ok else 1

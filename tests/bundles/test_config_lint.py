@@ -18,7 +18,7 @@ BUNDLES = REPO / "bundles"
 # than 100 characters. Ceilings only go down: lower a number here when a config gets simpler, never raise one.
 TRAIN_CEILINGS = {
     "ds2f": {"dollar": 42, "lambdas": 2, "longest": 146},
-    "sai_diagnosis": {"dollar": 46, "lambdas": 1, "longest": 326},
+    "sai_diagnosis": {"dollar": 42, "lambdas": 1, "longest": 326},
     "saliency_sr": {"dollar": 63, "lambdas": 2, "longest": 170},
     "ss_maf": {"dollar": 41, "lambdas": 2, "longest": 173},
 }

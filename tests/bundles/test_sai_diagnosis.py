@@ -25,7 +25,14 @@ from monai.bundle import ConfigWorkflow
 from monai.handlers import from_engine
 from PIL import Image
 
-from monai_ext.data import build_histology_datalist, embedded_dataset_dir, k_fold_split
+from monai_ext.data import (
+    build_cadcap_datalist,
+    build_histology_datalist,
+    build_kvasir_capsule_datalist,
+    embedded_dataset_dir,
+    k_fold_split,
+    stratified_holdout,
+)
 from monai_ext.engines import NonFiniteLossError, safe_load_checkpoint
 from monai_ext.metrics import classification_metrics
 from monai_ext.networks import MRCNet, SAIFramework
@@ -198,12 +205,11 @@ def test_diagnosis_without_student_logs_it(tmp_path):
 
 def test_evaluate_matches_metric_functions(chained_root, tmp_path):
     items = _diagnosis_items()
-    override = {**_diagnosis_override(items), "val_batch_size": len(items["test"])}
-    override.pop("val_datalist")
+    override = {**_diagnosis_override(items), "val_batch_size": len(items["test"]), "val_datalist": items["test"]}
     root = tmp_path / "eval_root"
     (root / "models").mkdir(parents=True)
     shutil.copy(chained_root / "models" / "model.pt", root / "models" / "model.pt")
-    _run(["train.json", "evaluate.json"], root, val_pool=items["test"], **override)
+    _run(["train.json", "evaluate.json"], root, **override)
     report = json.loads((root / "eval" / "metrics.json").read_text())
 
     net = SAIFramework(3, 2, upscale_factor=2, widen_factor=WIDEN)
@@ -256,6 +262,32 @@ def test_inference_writes_probabilities_and_failure_report(chained_root, tmp_pat
     assert failures["num_written"] == len(items)
 
 
+def _parsed_lists(configs: list[str], root: Path, **override) -> tuple[list[dict], list[dict]]:
+    parser = bundle_workflow(CONFIGS, configs, "train", initialize=False, meta=False, bundle_root=str(root),
+                             **override).parser
+    return parser.get_parsed_content("train#dataset#data"), parser.get_parsed_content("validate#dataset#data")
+
+
+def test_default_lists_are_the_embedded_splits(tmp_path):
+    """train.json lists the splits.json parts (build_datalist('histology_96', ...)); evaluate.json the test part."""
+    dataset_dir = embedded_dataset_dir("histology_96")
+    train, val = _parsed_lists(["train.json"], tmp_path)
+    assert train == build_histology_datalist(dataset_dir, "train")
+    assert val == build_histology_datalist(dataset_dir, "val")
+    _, test = _parsed_lists(["train.json", "evaluate.json"], tmp_path)
+    assert test == build_histology_datalist(dataset_dir, "test")
+
+
+def _histology_copy(root: Path, items: list[dict], split: str) -> str:
+    """The patches of ``items`` in the histology layout below ``root``, all in ``split``."""
+    for d in items:
+        target = root / ("normal", "tumour")[d["label"]] / Path(d["image"]).name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(d["image"], target)
+    (root / "splits.json").write_text(json.dumps({d["id"]: split for d in items}))
+    return str(root)
+
+
 def test_k_fold_options(chained_root, tmp_path):
     pool = build_histology_datalist(embedded_dataset_dir("histology_96"), ["train", "val"])
     workflow = _workflow(["train.json"], tmp_path, num_folds=3, fold=1)
@@ -263,17 +295,21 @@ def test_k_fold_options(chained_root, tmp_path):
     assert workflow.parser.get_parsed_content("train#dataset#data") == train
     assert workflow.parser.get_parsed_content("val_datalist") == val
     assert workflow.parser.get_parsed_content("model_filename") == "model_fold1.pt"
+    assert _parsed_lists(["train.json", "evaluate.json"], tmp_path, num_folds=3, fold=1, fold_seed=2) == (
+        k_fold_split(pool, 3, 1, 2)
+    )  # with k-fold on, evaluation reports on the held-out fold, not the test split
 
     # evaluation of fold 1 reads model_fold1.pt and reports on the held-out fold only
-    small_pool = _diagnosis_items()["train"] + _diagnosis_items()["test"]
+    small_dir = _histology_copy(tmp_path / "small", _diagnosis_items()["train"] + _diagnosis_items()["test"], "train")
+    small_pool = build_histology_datalist(small_dir, ["train", "val"])
     root = tmp_path / "kfold"
     (root / "models").mkdir(parents=True)
     shutil.copy(chained_root / "models" / "model.pt", root / "models" / "model_fold1.pt")
-    _run(["train.json", "evaluate.json"], root, num_folds=2, fold=1, kfold_pool=small_pool,
+    _run(["train.json", "evaluate.json"], root, num_folds=2, fold=1, dataset_dir=small_dir,
          image_size=[NATIVE_SIZE, NATIVE_SIZE], val_batch_size=4)
     report = json.loads((root / "eval" / "metrics_fold1.json").read_text())
     assert report["fold"] == 1 and report["num_folds"] == 2
-    assert report["num_samples"] == len(k_fold_split(small_pool, 2, 1, 0)[1])
+    assert report["num_samples"] == len(k_fold_split(small_pool, 2, 1, 0)[1]) == 4
     assert report["checkpoint"].endswith("model_fold1.pt")
 
 
@@ -318,6 +354,13 @@ def test_cadcap_override(tmp_path):
     val = workflow.parser.get_parsed_content("validate#dataset#data")
     assert len(train) + len(val) == 9 and {d["label"] for d in train} == {0, 1, 2}
     assert not {d["image"] for d in train} & {d["image"] for d in val}
+    pool = build_cadcap_datalist(data)
+    assert (train, val) == k_fold_split(pool, 5, 4, 0)
+    # --num_folds 1: the seeded stratified 20% hold-out (seed --fold_seed) is the validation and the test set
+    holdout = stratified_holdout(pool, [d["label"] for d in pool], 0.2, 3)
+    options = {"dataset_dir": str(data), "num_folds": 1, "fold_seed": 3}
+    assert _parsed_lists(["train.json", "datasets/cadcap.json"], tmp_path, **options) == holdout
+    assert _parsed_lists(["train.json", "evaluate.json", "datasets/cadcap.json"], tmp_path, **options) == holdout
     net = workflow.parser.get_parsed_content("network_def")
     assert net.sr_network.upscale_factor == 4
     assert net.diagnosis.lr_head.out_features == 3
@@ -331,6 +374,11 @@ def test_kvasir_capsule_override(tmp_path):
     assert workflow.parser.get_parsed_content("num_classes") == 2
     val = workflow.parser.get_parsed_content("validate#dataset#data")
     assert len(val) == 2 and sorted(d["label"] for d in val) == [0, 1]
+    pool = build_kvasir_capsule_datalist(data)
+    assert (workflow.parser.get_parsed_content("train#dataset#data"), val) == k_fold_split(pool, 5, 0, 0)
+    subset = _parsed_lists(["train.json", "datasets/kvasir_capsule.json"], tmp_path, dataset_dir=str(data),
+                           class_names=["Normal clean mucosa"], num_folds=1)
+    assert {d["label"] for d in subset[0] + subset[1]} == {0} and len(subset[0]) + len(subset[1]) == 5
 
 
 def test_pcam_override(tmp_path):
