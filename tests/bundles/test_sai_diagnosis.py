@@ -26,7 +26,8 @@ from monai.handlers import from_engine
 from PIL import Image
 
 from monai_ext.data import build_histology_datalist, embedded_dataset_dir, k_fold_split
-from monai_ext.engines import NonFiniteLossError, safe_load_checkpoint
+from monai_ext.handlers import NonFiniteLossError
+from monai_ext.utils import safe_load_checkpoint
 from monai_ext.metrics import classification_metrics
 from monai_ext.networks import MRCNet, SAIFramework
 from tests.bundles.helpers import bundle_workflow, error_chain, run_counting_iterations
