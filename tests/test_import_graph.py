@@ -101,10 +101,10 @@ def test_networks_and_handlers_import_nothing_from_engines(import_report, packag
 def test_layering(import_report):
     """utils imports no other subpackage; networks, losses, transforms, data and metrics import neither handlers
     nor engines (except the deprecated re-export monai_ext.metrics.handlers, which imports where its names went)."""
+    lower = [f"monai_ext.{p}" for p in ("networks", "losses", "transforms", "data", "metrics")]
     for name, loaded in import_report["loaded"].items():
         if _in(name, "monai_ext.utils"):
             assert all(_in(m, "monai_ext.utils") for m in loaded), (name, loaded)
-        lower = ("monai_ext.networks", "monai_ext.losses", "monai_ext.transforms", "monai_ext.data", "monai_ext.metrics")
         if any(_in(name, p) for p in lower) and name != "monai_ext.metrics.handlers":
             upper = [m for m in loaded if _in(m, "monai_ext.handlers") or _in(m, "monai_ext.engines")]
             assert not upper, (name, upper)

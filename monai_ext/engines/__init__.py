@@ -14,7 +14,9 @@ from typing import Any
 
 from ..utils.deprecation import moved_attribute
 from .prepare_batch import DualStreamPrepareBatch
-from .gan import SRGanDiscriminatorLoss, SRGanGeneratorLoss, SRGanTrainer, SRPrepareBatch, gan_loss_terms, gaussian_downsample
+from .gan import (
+    SRGanDiscriminatorLoss, SRGanGeneratorLoss, SRGanTrainer, SRPrepareBatch, gan_loss_terms, gaussian_downsample,
+)
 from ..utils.paths import UnsafeOutputPathError, output_name_from_path, safe_output_path, sanitize_output_name
 from .folder_inference import (
     FolderInferenceError, FolderInferenceReport, InferenceFailure, PNGPredictionWriter, list_image_files,

@@ -7,11 +7,17 @@ This thin re-export is kept for one release; importing it emits a ``FutureWarnin
 
 from __future__ import annotations
 
-from ..utils.checkpoint_io import (
-    TEMP_PREFIX, CheckpointReadError, MissingWeightsError, UnsafeCheckpointError, atomic_torch_save,
-    missing_weights_message, restore_objects, safe_load_checkpoint,
-)
 from ..handlers.checkpoint import AtomicCheckpointSaver, AtomicDiskSaver, InitialWeightsLoader, SafeCheckpointLoader
+from ..utils.checkpoint_io import (
+    TEMP_PREFIX,
+    CheckpointReadError,
+    MissingWeightsError,
+    UnsafeCheckpointError,
+    atomic_torch_save,
+    missing_weights_message,
+    restore_objects,
+    safe_load_checkpoint,
+)
 from ..utils.deprecation import warn_moved_module
 
 __all__ = [

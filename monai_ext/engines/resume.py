@@ -7,7 +7,11 @@ This thin re-export is kept for one release; importing it emits a ``FutureWarnin
 from __future__ import annotations
 
 from ..handlers.resume import (
-    CHECKPOINT_EXTENSIONS, CheckpointInfo, ResumeFromCheckpoint, find_checkpoints, find_latest_checkpoint,
+    CHECKPOINT_EXTENSIONS,
+    CheckpointInfo,
+    ResumeFromCheckpoint,
+    find_checkpoints,
+    find_latest_checkpoint,
 )
 from ..utils.deprecation import warn_moved_module
 

@@ -7,13 +7,18 @@ This thin re-export is kept for one release; importing it emits a ``FutureWarnin
 
 from __future__ import annotations
 
-from ..utils.run_paths import (
-    WEIGHT_PATTERNS, TrainingOutputError, git_tracked_files, run_or_shipped_file, running_in_monailabel,
-    shipped_weights, training_ckpt_dir,
-)
-from ..handlers.validation import ValidationHandler
 from ..handlers.run_report import TrainingSummaryHandler, log_epoch_metrics
+from ..handlers.validation import ValidationHandler
 from ..utils.deprecation import warn_moved_module
+from ..utils.run_paths import (
+    WEIGHT_PATTERNS,
+    TrainingOutputError,
+    git_tracked_files,
+    run_or_shipped_file,
+    running_in_monailabel,
+    shipped_weights,
+    training_ckpt_dir,
+)
 
 __all__ = [
     "WEIGHT_PATTERNS",

@@ -7,9 +7,9 @@ This thin re-export is kept for one release; importing it emits a ``FutureWarnin
 
 from __future__ import annotations
 
-from ..utils.seeding import epoch_seed, make_generator, seed_everything, seed_worker
 from ..handlers.seeding import EpochSeedHandler
 from ..utils.deprecation import warn_moved_module
+from ..utils.seeding import epoch_seed, make_generator, seed_everything, seed_worker
 
 __all__ = [
     "epoch_seed",

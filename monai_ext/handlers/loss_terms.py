@@ -49,7 +49,9 @@ class LossTermsHandler:
         terms = getattr(self.loss, "last_terms", {}) or {}
         if not terms:
             return
-        values = torch.stack([torch.as_tensor(v, dtype=torch.float32).detach().reshape(()).cpu() for v in terms.values()])
+        values = torch.stack(
+            [torch.as_tensor(v, dtype=torch.float32).detach().reshape(()).cpu() for v in terms.values()]
+        )
         for name, value in zip(terms.keys(), values.tolist()):
             engine.state.metrics[f"{self.prefix}{name}"] = value
         if self.log:

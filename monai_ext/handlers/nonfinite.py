@@ -2,11 +2,11 @@
 """Stop training on a non-finite loss, after saving a checkpoint, naming the batch that caused it.
 
 On a MONAI ``SupervisedTrainer`` (and on :class:`~monai_ext.engines.gan.SRGanTrainer` with
-``event="loss_completed"``) the check runs at ``IterationEvents.LOSS_COMPLETED``, after the loss is computed and *before* ``backward`` and the optimizer step, so
-the weights in the saved checkpoint are still the last finite ones (resumable with
-:class:`~monai_ext.handlers.resume.ResumeFromCheckpoint` once the cause is fixed). Other trainers (``GanTrainer``)
-do not fire that event; there the check runs at ``ITERATION_COMPLETED`` and the checkpoint holds the weights after
-the step.
+``event="loss_completed"``) the check runs at ``IterationEvents.LOSS_COMPLETED``, after the loss is computed and
+*before* ``backward`` and the optimizer step, so the weights in the saved checkpoint are still the last finite ones
+(resumable with :class:`~monai_ext.handlers.resume.ResumeFromCheckpoint` once the cause is fixed). Other trainers
+(``GanTrainer``) do not fire that event; there the check runs at ``ITERATION_COMPLETED`` and the checkpoint holds the
+weights after the step.
 
 The bad forward pass has already updated the networks' buffers (BatchNorm running statistics turn NaN with the
 batch that made the loss NaN). So the handler copies the buffers of the networks in ``save_dict`` at the start of

@@ -13,7 +13,6 @@ import importlib
 from typing import Any
 
 from ..utils.deprecation import moved_attribute
-
 from .classification import (
     classification_accuracy,
     classification_confusion_matrix,

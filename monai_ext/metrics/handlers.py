@@ -7,8 +7,8 @@ This thin re-export is kept for one release; importing it emits a ``FutureWarnin
 
 from __future__ import annotations
 
-from ..handlers.segmentation_metrics import PooledPRAUCHandler, PooledSegmentationHandler
 from ..handlers.evaluation_report import EvaluationReportHandler
+from ..handlers.segmentation_metrics import PooledPRAUCHandler, PooledSegmentationHandler
 from ..utils.deprecation import warn_moved_module
 
 __all__ = [

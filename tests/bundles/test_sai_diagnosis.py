@@ -27,9 +27,9 @@ from PIL import Image
 
 from monai_ext.data import build_histology_datalist, embedded_dataset_dir, k_fold_split
 from monai_ext.handlers import NonFiniteLossError
-from monai_ext.utils import safe_load_checkpoint
 from monai_ext.metrics import classification_metrics
 from monai_ext.networks import MRCNet, SAIFramework
+from monai_ext.utils import safe_load_checkpoint
 from tests.bundles.helpers import bundle_workflow, error_chain, run_counting_iterations
 
 REPO = Path(__file__).resolve().parents[2]

@@ -20,10 +20,10 @@ from PIL import Image
 
 from monai_ext.data import build_datalist, embedded_dataset_dir
 from monai_ext.handlers import NonFiniteLossError
-from monai_ext.utils import safe_load_checkpoint
 from monai_ext.metrics import pr_auc
 from monai_ext.networks import FIM, MAF
 from monai_ext.transforms import resize_image
+from monai_ext.utils import safe_load_checkpoint
 from tests.bundles.helpers import bundle_workflow, error_chain, run_collecting_stats, run_counting_iterations
 from tests.data.fakes import make_ddr, make_e_ophtha, make_idrid
 

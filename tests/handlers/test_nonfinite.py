@@ -15,7 +15,6 @@ from monai.engines import SupervisedTrainer
 from monai_ext.handlers import NonFiniteLossError, NonFiniteLossHandler, batch_names, find_latest_checkpoint
 from monai_ext.utils import safe_load_checkpoint
 
-
 pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 

@@ -11,7 +11,6 @@ import torch
 
 from monai_ext.utils import epoch_seed, make_generator, seed_everything, seed_worker
 
-
 pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
