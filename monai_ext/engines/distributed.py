@@ -29,7 +29,8 @@ from monai.handlers import (
 )
 from monai.utils import IgniteInfo, min_version, optional_import
 
-from .run_outputs import TrainingSummaryHandler
+from ..handlers.run_report import TrainingSummaryHandler
+from ..utils.ranks import get_rank, get_world_size, int_from_env
 
 idist, has_ignite = optional_import("ignite.distributed", IgniteInfo.OPT_IMPORT_VERSION, min_version)
 
@@ -63,31 +64,6 @@ handlers that change the training (``ValidationHandler``, ``LrScheduleHandler``,
 logger = logging.getLogger(__name__)
 
 
-def _env_int(name: str, default: int) -> int:
-    value = os.environ.get(name)
-    if value is None or value == "":
-        return default
-    try:
-        return int(value)
-    except ValueError as e:
-        raise ValueError(f"environment variable {name}={value!r} is not an integer.") from e
-
-
-def get_rank() -> int:
-    """The process's global rank: from the process group when it exists, else ``RANK`` (set by ``torchrun``),
-    else 0."""
-    if dist.is_available() and dist.is_initialized():
-        return dist.get_rank()
-    return _env_int("RANK", 0)
-
-
-def get_world_size() -> int:
-    """The number of processes: from the process group when it exists, else ``WORLD_SIZE``, else 1."""
-    if dist.is_available() and dist.is_initialized():
-        return dist.get_world_size()
-    return _env_int("WORLD_SIZE", 1)
-
-
 def is_rank0() -> bool:
     """True in the process that writes logs, TensorBoard files and checkpoints (global rank 0)."""
     return get_rank() == 0
@@ -96,7 +72,7 @@ def is_rank0() -> bool:
 def local_device() -> torch.device:
     """``cuda:<LOCAL_RANK>`` when CUDA is available, else the CPU."""
     if torch.cuda.is_available():
-        return torch.device(f"cuda:{_env_int('LOCAL_RANK', 0)}")
+        return torch.device(f"cuda:{int_from_env('LOCAL_RANK', 0)}")
     return torch.device("cpu")
 
 

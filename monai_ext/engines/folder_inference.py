@@ -32,7 +32,7 @@ import torch
 from monai.transforms import Transform
 from PIL import Image
 
-from .checkpoint import restore_objects, safe_load_checkpoint
+from ..utils.checkpoint_io import restore_objects, safe_load_checkpoint
 from ..utils.image_files import FOLDER_INFERENCE_SUFFIXES, find_image_files
 from ..utils.paths import output_name_from_path, safe_output_path
 
@@ -251,7 +251,7 @@ def run_folder_inference(
         device: where the input goes; default the network's device.
         fail_on_error: raise :class:`FolderInferenceError` after writing the reports when any image failed.
         checkpoint: optional weights file loaded into ``network`` with
-            :func:`~monai_ext.engines.checkpoint.safe_load_checkpoint` (a state_dict or ``{"model": ...}``).
+            :func:`~monai_ext.utils.checkpoint_io.safe_load_checkpoint` (a state_dict or ``{"model": ...}``).
         image_key: data key of the image.
         pred_key: data key of the prediction.
         verbose: print the summary.

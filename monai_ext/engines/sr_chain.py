@@ -32,9 +32,9 @@ import torch.nn as nn
 from monai.engines import SupervisedTrainer
 from monai.handlers import StatsHandler, TensorBoardStatsHandler, from_engine
 
-from monai_ext.engines.checkpoint import atomic_torch_save, restore_objects, safe_load_checkpoint
 from monai_ext.engines.gan import SRGanTrainer, SRPrepareBatch, gan_loss_terms
 from monai_ext.networks.srgan import CascadedSRGenerator
+from monai_ext.utils.checkpoint_io import atomic_torch_save, restore_objects, safe_load_checkpoint
 
 __all__ = ["SRChainTrainer", "chain_target_factor"]
 

@@ -39,7 +39,7 @@ class RecursionDistillationLoss(_Loss):
 
     ``last_terms`` holds the batch means of the unweighted terms of the last call (one per feature key, and
     ``reconstruction``) and the ``total`` (batch mean), detached and on the device, for
-    ``monai_ext.engines.LossTermsHandler``.
+    ``monai_ext.handlers.LossTermsHandler``.
 
     Raises:
         ValueError: on an unknown option or when ``feature_weights`` and ``feature_keys`` differ in length.

@@ -41,7 +41,7 @@ class SRGanGeneratorLoss(_Loss):
     The paper states the terms without weights (all 1) and the adversarial weight 0.01. The VGG term is active only
     with pretrained weights (``vgg_weights_path`` or a ready ``vgg_loss``); otherwise it is off, which is logged.
     Without ``fake_logits`` (MSE-style pre-training or validation) the adversarial term is skipped. The latest
-    values of the terms are kept, detached, in ``last_terms`` (for :class:`~monai_ext.engines.LossTermsHandler`),
+    values of the terms are kept, detached, in ``last_terms`` (for :class:`~monai_ext.handlers.LossTermsHandler`),
     named like the bundle's ``loss_weights`` (``mse``, ``vgg``, ``saliency``, ``adversarial``) plus ``total``.
 
     Args:

@@ -46,7 +46,7 @@ class SAIDiagnosisLoss(_Loss):
     ``last_terms`` holds the batch means of the unweighted terms of the last call (``ensemble``, ``sr``, ``lr``,
     ``aux``: the cross-entropies; ``consistency``, ``regularization``, ``rank``), named like the weights, and the
     ``total`` (batch mean of the weighted sum), detached and still on the device, for
-    ``monai_ext.engines.LossTermsHandler``.
+    ``monai_ext.handlers.LossTermsHandler``.
 
     Raises:
         ValueError: on an unknown ``reduction``.

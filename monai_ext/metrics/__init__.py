@@ -1,8 +1,18 @@
 # Copyright (c) 2026 The monai_ext authors. Licensed under the Apache License, Version 2.0.
-"""monai_ext.metrics."""
+"""monai_ext.metrics: segmentation, classification and super-resolution metrics, and the report writers.
+
+The ignite metric / report handlers (``PooledSegmentationHandler``, ``PooledPRAUCHandler``,
+``EvaluationReportHandler``) are in :mod:`monai_ext.handlers`; their old names here
+(``monai_ext.metrics.PooledSegmentationHandler``, module ``monai_ext.metrics.handlers``) still resolve to the same
+objects for one release, with a ``FutureWarning`` naming the new path.
+"""
 
 from __future__ import annotations
 
+import importlib
+from typing import Any
+
+from ..utils.deprecation import moved_attribute
 from .classification import (
     classification_accuracy,
     classification_confusion_matrix,
@@ -16,7 +26,6 @@ from .classification import (
     per_class_sensitivity,
     per_class_specificity,
 )
-from .handlers import EvaluationReportHandler, PooledPRAUCHandler, PooledSegmentationHandler
 from .reports import (
     overlay_image,
     safe_output_path,
@@ -55,3 +64,14 @@ from .super_resolution import (
     ssim,
     super_resolution_metrics,
 )
+
+#: names that moved out of ``monai_ext.metrics``, by their new package (the old names forward there for one release).
+MOVED_NAMES: dict[str, str] = dict.fromkeys(
+    ("EvaluationReportHandler", "PooledPRAUCHandler", "PooledSegmentationHandler"), "monai_ext.handlers"
+)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "handlers":  # the old module, now a thin re-export that warns when imported
+        return importlib.import_module(f"{__name__}.handlers")
+    return moved_attribute(__name__, name, MOVED_NAMES)

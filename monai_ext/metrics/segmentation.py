@@ -15,7 +15,7 @@ This module provides:
 * dataset-pooled and per-image-mean reductions (``pooled_scores``, ``per_image_mean_scores``);
 * precision-recall curves, PR-AUC and average precision, exact (sort + cumsum) or from a fixed-bin histogram;
 * MONAI ``CumulativeIterationMetric`` classes (``PooledSegmentationMetric``, ``PooledPRAUCMetric``) that
-  accumulate over an evaluator run (ignite wrappers are in ``monai_ext.metrics.handlers``).
+  accumulate over an evaluator run (ignite wrappers are in ``monai_ext.handlers``).
 
 Zero-denominator convention (all scores are finite):
 

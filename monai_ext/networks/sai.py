@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from monai.networks.nets import ResNet, resnet18
 from torch import nn
 
+from ..utils.checkpoint_io import safe_load_checkpoint
 from .mrcnet import MRCNet
 
 __all__ = [
@@ -325,8 +326,6 @@ def build_resnet18_encoder(in_channels: int = 3, num_classes: int | None = None,
 
 
 def _read_state_dict(path: str | Path, what: str) -> dict[str, torch.Tensor]:
-    from monai_ext.engines.checkpoint import safe_load_checkpoint  # lazy: keeps monai_ext.networks import-light
-
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{what}: weights file '{path}' does not exist.")

@@ -27,6 +27,8 @@ import torch.nn.functional as F
 from monai.networks.blocks import SubpixelUpsample
 from monai.networks.layers.factories import Conv, Norm, Pool
 
+from ..utils.checkpoint_io import safe_load_checkpoint
+
 __all__ = ["SRResidualBlock", "SRUpStage", "SRGenerator", "CascadedSRGenerator", "SRDiscriminator"]
 
 UPSAMPLE_MODES = ("pixelshuffle", "deconv")
@@ -287,7 +289,7 @@ class CascadedSRGenerator(nn.Module):
     def load_stage(
         self, index: int, path: str | os.PathLike, key: str | Sequence[str] | None = ("generator", "model")
     ) -> None:
-        """Load stage ``index`` from a local checkpoint (``monai_ext.engines.safe_load_checkpoint``: tensors only).
+        """Load stage ``index`` from a local checkpoint (``monai_ext.utils.safe_load_checkpoint``: tensors only).
 
         Args:
             index: stage index (0-based).
@@ -299,8 +301,6 @@ class CascadedSRGenerator(nn.Module):
         Raises:
             FileNotFoundError: when the file does not exist.
         """
-        from monai_ext.engines.checkpoint import safe_load_checkpoint  # networks must not import engines eagerly
-
         path = os.fspath(path)
         if not os.path.isfile(path):
             raise FileNotFoundError(f"cascade stage {index} checkpoint not found: '{path}'.")

@@ -32,11 +32,11 @@ TRACEBACK_ENV = "MONAI_EXT_TRACEBACK"
 #: name so that this module imports none of them).
 USER_ERROR_NAMES = {
     "monai_ext.data.errors": {"DataError", "DatasetLayoutError"},
-    "monai_ext.engines.checkpoint": {"CheckpointReadError", "UnsafeCheckpointError", "MissingWeightsError"},
     "monai_ext.engines.folder_inference": {"FolderInferenceError"},
-    "monai_ext.engines.nonfinite": {"NonFiniteLossError"},
-    "monai_ext.engines.run_outputs": {"TrainingOutputError"},
+    "monai_ext.handlers.nonfinite": {"NonFiniteLossError"},
+    "monai_ext.utils.checkpoint_io": {"CheckpointReadError", "UnsafeCheckpointError", "MissingWeightsError"},
     "monai_ext.utils.paths": {"UnsafeOutputPathError"},
+    "monai_ext.utils.run_paths": {"TrainingOutputError"},
 }
 
 _MLFLOW_HINT = (

@@ -150,4 +150,4 @@ def test_bundles_share_the_evaluation_id_and_the_checkpoint_loader():
         assert json.loads(evaluate.read_text()).get("evaluating") == "%run", evaluate
     for config in sorted(BUNDLES.glob("*/configs/**/*.json")):
         loaders = [t for t in _targets(json.loads(config.read_text()), []) if t.endswith("CheckpointLoader")]
-        assert all(t == "monai_ext.engines.SafeCheckpointLoader" for t in loaders), (config, loaders)
+        assert all(t == "monai_ext.handlers.SafeCheckpointLoader" for t in loaders), (config, loaders)

@@ -23,14 +23,8 @@ from PIL import Image
 
 from monai_ext.data import build_datalist
 from monai_ext.data.errors import DatasetLayoutError
-from monai_ext.engines import (
-    MissingWeightsError,
-    TrainingSummaryHandler,
-    ValidationHandler,
-    safe_load_checkpoint,
-    shipped_weights,
-    training_ckpt_dir,
-)
+from monai_ext.handlers import TrainingSummaryHandler, ValidationHandler
+from monai_ext.utils import MissingWeightsError, safe_load_checkpoint, shipped_weights, training_ckpt_dir
 from monai_ext.utils.errors import user_error_in_chain
 from tests.data import fakes
 
@@ -111,7 +105,7 @@ def test_train_configs_route_checkpoints_through_the_guard(name):
     assert "training_ckpt_dir(@bundle_root, @run_dir, @overwrite_weights)" in config["ckpt_dir"]
     assert config["overwrite_weights"] is False
     targets = [h["_target_"] for h in config["train"]["handlers"]]
-    assert "monai_ext.engines.TrainingSummaryHandler" in targets
+    assert "monai_ext.handlers.TrainingSummaryHandler" in targets
     assert "ValidationHandler" not in targets  # MONAI's skips the last epoch; ours validates there too
 
 
@@ -346,7 +340,7 @@ def test_evaluation_report_replaces_the_previous_run_and_has_a_legend(tmp_path, 
 
     import torch
 
-    from monai_ext.metrics import EvaluationReportHandler
+    from monai_ext.handlers import EvaluationReportHandler
     from monai_ext.metrics.reports import GT_COLOR, OVERLAP_COLOR, PRED_COLOR
 
     (tmp_path / "overlays").mkdir()

@@ -522,7 +522,7 @@ def _seeding_run() -> dict:
     from ignite.engine import Events
     from monai.data import DataLoader
 
-    from monai_ext.engines import EpochSeedHandler
+    from monai_ext.handlers import EpochSeedHandler
 
     dataset = _noise_dataset()
     loader = DataLoader(dataset, batch_size=1, num_workers=0, sampler=mdist.distributed_sampler(dataset, seed=7))
@@ -556,7 +556,7 @@ class _RankStamp:
 def _nonfinite_run(save_dir: str) -> dict:
     from monai.data import DataLoader
 
-    from monai_ext.engines import NonFiniteLossError, NonFiniteLossHandler
+    from monai_ext.handlers import NonFiniteLossError, NonFiniteLossHandler
 
     # rank r loads items r, r + 2, ... (no shuffling): item 3 is rank 1's second batch
     data = [
@@ -626,7 +626,7 @@ def test_epoch_seed_handler_ranks_draw_differently_and_reproducibly(reliability_
     ``epoch_seed(seed, epoch, rank)``: different between ranks and epochs, reproducible for each (seed, epoch, rank)."""
     from monai.data.utils import set_rnd
 
-    from monai_ext.engines import epoch_seed
+    from monai_ext.utils import epoch_seed
 
     _, *ranks = reliability_ranks
     per_rank_iterations = RELIABILITY_ITEMS // 2
@@ -653,7 +653,7 @@ def test_epoch_seed_handler_ranks_draw_differently_and_reproducibly(reliability_
 def test_non_finite_loss_under_ddp_rank0_writes_one_checkpoint(reliability_ranks):
     """A NaN on rank 1 stops both ranks at the same iteration with the same error; exactly one checkpoint exists in
     the shared folder, written by rank 0, holding the (equal) weights both ranks had before the bad step."""
-    from monai_ext.engines import safe_load_checkpoint
+    from monai_ext.utils import safe_load_checkpoint
 
     folder, rank0, rank1 = reliability_ranks
     first, second = rank0["nonfinite"], rank1["nonfinite"]

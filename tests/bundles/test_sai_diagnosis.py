@@ -33,9 +33,10 @@ from monai_ext.data import (
     k_fold_split,
     stratified_holdout,
 )
-from monai_ext.engines import NonFiniteLossError, safe_load_checkpoint
+from monai_ext.handlers import NonFiniteLossError
 from monai_ext.metrics import classification_metrics
 from monai_ext.networks import MRCNet, SAIFramework
+from monai_ext.utils import safe_load_checkpoint
 from tests.bundles.helpers import bundle_workflow, error_chain, run_counting_iterations
 
 REPO = Path(__file__).resolve().parents[2]

@@ -24,7 +24,8 @@ from monai.engines.utils import IterationEvents
 from PIL import Image
 
 from monai_ext.data import build_datalist
-from monai_ext.engines import NonFiniteLossError, SafeCheckpointLoader, gaussian_downsample
+from monai_ext.engines import gaussian_downsample
+from monai_ext.handlers import NonFiniteLossError, SafeCheckpointLoader
 from monai_ext.losses import VGGFeatureLoss
 from monai_ext.losses.vgg_feature import VGG16Features
 from monai_ext.metrics import (

@@ -19,10 +19,11 @@ from monai.bundle import ConfigParser, ConfigWorkflow
 from PIL import Image
 
 from monai_ext.data import build_datalist, embedded_dataset_dir
-from monai_ext.engines import NonFiniteLossError, safe_load_checkpoint
+from monai_ext.handlers import NonFiniteLossError
 from monai_ext.metrics import pr_auc
 from monai_ext.networks import FIM, MAF
 from monai_ext.transforms import resize_image
+from monai_ext.utils import safe_load_checkpoint
 from tests.bundles.helpers import bundle_workflow, error_chain, run_collecting_stats, run_counting_iterations
 from tests.data.fakes import make_ddr, make_e_ophtha, make_idrid
 
@@ -384,16 +385,16 @@ def test_reliability_and_speed_switch_ids_follow_the_common_pattern():
                 "channels_last": False, "compile": False, "cudnn_benchmark": False, "log_interval": 1, "num_workers": 0}
     assert {k: parser[k] for k in defaults} == defaults
     train_handlers = {h["_target_"]: h for h in parser["train"]["handlers"]}
-    assert train_handlers["monai_ext.engines.ResumeFromCheckpoint"]["enabled"] == "@resume"
-    assert train_handlers["monai_ext.engines.EpochSeedHandler"]["seed"] == "@seed"
-    assert train_handlers["monai_ext.engines.NonFiniteLossHandler"]["save_dir"] == "@ckpt_dir"
+    assert train_handlers["monai_ext.handlers.ResumeFromCheckpoint"]["enabled"] == "@resume"
+    assert train_handlers["monai_ext.handlers.EpochSeedHandler"]["seed"] == "@seed"
+    assert train_handlers["monai_ext.handlers.NonFiniteLossHandler"]["save_dir"] == "@ckpt_dir"
     assert train_handlers["StatsHandler"]["iteration_log"] == "$lambda engine, iteration: iteration % @log_interval == 0"
     saver = parser["train"]["checkpoint_saver"]
-    assert saver["_target_"] == "monai_ext.engines.AtomicCheckpointSaver" and saver["engine_key"] == "trainer"
+    assert saver["_target_"] == "monai_ext.handlers.AtomicCheckpointSaver" and saver["engine_key"] == "trainer"
     assert (saver["save_final"], saver["n_saved"]) == (True, 1)
     best = [h for h in parser["validate"]["handlers"] if h.get("save_key_metric")]
     assert [(h["_target_"], h["key_metric_filename"]) for h in best] == [
-        ("monai_ext.engines.AtomicCheckpointSaver", "model.pt")]
+        ("monai_ext.handlers.AtomicCheckpointSaver", "model.pt")]
     trainer, evaluator = parser["train"]["trainer"], parser["validate"]["evaluator"]
     assert (trainer["amp"], trainer["amp_kwargs"], trainer["compile"], trainer["optim_set_to_none"]) == (
         "@amp", {"dtype": "@amp_dtype"}, "@compile", True)
@@ -409,7 +410,7 @@ def test_reliability_and_speed_switch_ids_follow_the_common_pattern():
         loaders = [h for h in json.loads((CONFIGS / name).read_text()).get("validate#handlers", []) +
                    json.loads((CONFIGS / name).read_text()).get("handlers", [])
                    if "CheckpointLoader" in h["_target_"]]
-        assert [h["_target_"] for h in loaders] == ["monai_ext.engines.SafeCheckpointLoader"], name
+        assert [h["_target_"] for h in loaders] == ["monai_ext.handlers.SafeCheckpointLoader"], name
 
 
 def test_channels_last_trains_and_log_interval_thins_the_console(tmp_path):

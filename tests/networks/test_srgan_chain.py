@@ -7,8 +7,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from monai_ext.engines import UnsafeCheckpointError, atomic_torch_save
 from monai_ext.networks import CascadedSRGenerator, SRGenerator
+from monai_ext.utils import UnsafeCheckpointError, atomic_torch_save
 
 TINY = {"num_channels": 8, "num_res_blocks": 1}
 

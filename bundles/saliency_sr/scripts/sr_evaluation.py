@@ -38,7 +38,7 @@ from typing import Any
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from monai_ext.engines import gaussian_downsample, restore_objects, safe_load_checkpoint
+from monai_ext.engines import gaussian_downsample
 from monai_ext.metrics import (
     fov_mask_from_image,
     masked_super_resolution_metrics,
@@ -48,6 +48,7 @@ from monai_ext.metrics import (
     write_json,
     write_metrics_csv,
 )
+from monai_ext.utils import restore_objects, safe_load_checkpoint
 
 __all__ = [
     "SR_METRICS",

@@ -14,15 +14,8 @@ from monai.engines import SupervisedTrainer
 from monai.handlers import LrScheduleHandler
 from monai.transforms import Compose, RandFlipd
 
-from monai_ext.engines import (
-    AtomicCheckpointSaver,
-    EpochSeedHandler,
-    ResumeFromCheckpoint,
-    UnsafeCheckpointError,
-    find_latest_checkpoint,
-    make_generator,
-    seed_everything,
-)
+from monai_ext.handlers import AtomicCheckpointSaver, EpochSeedHandler, ResumeFromCheckpoint, find_latest_checkpoint
+from monai_ext.utils import UnsafeCheckpointError, make_generator, seed_everything
 
 SEED = 7
 MAX_EPOCHS = 4

@@ -13,7 +13,7 @@ from monai.data import DataLoader, Dataset
 from monai.engines import SupervisedEvaluator
 from monai.handlers import from_engine
 
-from monai_ext.metrics import EvaluationReportHandler, PooledPRAUCHandler, PooledSegmentationHandler
+from monai_ext.handlers import EvaluationReportHandler, PooledPRAUCHandler, PooledSegmentationHandler
 
 # predictions (image > 0) and labels of the three samples, with their hand-counted TP, FP, TN, FN
 PREDS = [
@@ -149,13 +149,13 @@ def test_handlers_instantiate_from_a_bundle_config(tmp_path):
         {
             "key_metric": {
                 "val_iou": {
-                    "_target_": "monai_ext.metrics.PooledSegmentationHandler",
+                    "_target_": "monai_ext.handlers.PooledSegmentationHandler",
                     "metric_name": ["iou", "dice"],
                     "output_transform": "$monai.handlers.from_engine(['pred', 'label'])",
                 }
             },
             "report": {
-                "_target_": "monai_ext.metrics.EvaluationReportHandler",
+                "_target_": "monai_ext.handlers.EvaluationReportHandler",
                 "output_dir": str(tmp_path),
                 "num_overlays": 1,
             },

@@ -11,13 +11,8 @@ import torch
 from ignite.engine import Events
 from monai.engines import SupervisedTrainer
 
-from monai_ext.engines import (
-    AtomicCheckpointSaver,
-    InitialWeightsLoader,
-    ResumeFromCheckpoint,
-    UnsafeCheckpointError,
-    seed_everything,
-)
+from monai_ext.handlers import AtomicCheckpointSaver, InitialWeightsLoader, ResumeFromCheckpoint
+from monai_ext.utils import UnsafeCheckpointError, seed_everything
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 REPO = Path(__file__).resolve().parents[2]
@@ -117,6 +112,6 @@ def test_bundle_train_config_offers_init_weights(bundle):
     config = json.loads((REPO / f"bundles/{bundle}/configs/train.json").read_text())
     assert config["init_weights"] is None
     targets = [h["_target_"] for h in config["train"]["handlers"]]
-    first = targets.index("monai_ext.engines.InitialWeightsLoader")
-    assert first < targets.index("monai_ext.engines.ResumeFromCheckpoint")
+    first = targets.index("monai_ext.handlers.InitialWeightsLoader")
+    assert first < targets.index("monai_ext.handlers.ResumeFromCheckpoint")
     assert config["train"]["handlers"][first]["load_path"] == "@init_weights"

@@ -12,14 +12,8 @@ from ignite.engine import Engine, Events
 from monai.data import DataLoader, MetaTensor, list_data_collate
 from monai.engines import SupervisedTrainer
 
-from monai_ext.engines import (
-    NonFiniteLossError,
-    NonFiniteLossHandler,
-    batch_names,
-    find_latest_checkpoint,
-    safe_load_checkpoint,
-)
-
+from monai_ext.handlers import NonFiniteLossError, NonFiniteLossHandler, batch_names, find_latest_checkpoint
+from monai_ext.utils import safe_load_checkpoint
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 

@@ -1,0 +1,51 @@
+# Copyright (c) 2026 The monai_ext authors. Licensed under the Apache License, Version 2.0.
+"""Old import paths of names that moved to another subpackage, kept for one release with a ``FutureWarning``.
+
+A package whose names moved defines a module-level ``__getattr__`` that calls :func:`moved_attribute`, so that
+``monai_ext.engines.SafeCheckpointLoader`` (attribute access, ``from ... import``, a bundle config's ``_target_``)
+still returns the very same object as ``monai_ext.handlers.SafeCheckpointLoader`` and warns once per call site. An
+old module kept as a thin re-export calls :func:`warn_moved_module` when it is imported.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import warnings
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = ["moved_attribute", "warn_moved_module"]
+
+
+def _message(old: str, new: str) -> str:
+    return f"{old} moved to {new}; the old path is deprecated and will be removed in the next release."
+
+
+def moved_attribute(old_module: str, name: str, moved: Mapping[str, str]) -> Any:
+    """The object ``name`` of its new module ``moved[name]``, with a ``FutureWarning`` naming the new path.
+
+    Call it from the old package's module-level ``__getattr__``. ``from old_module import name`` looks the name up
+    twice (once inside the import machinery, once in the importing code); only the second look-up warns, so the
+    warning points at the user's line.
+
+    Args:
+        old_module: the module the name used to live in, e.g. ``"monai_ext.engines"``.
+        name: the attribute asked for.
+        moved: new module of each moved name, e.g. ``{"SafeCheckpointLoader": "monai_ext.handlers"}``.
+
+    Raises:
+        AttributeError: ``name`` is not in ``moved`` (as for any missing module attribute).
+    """
+    new_module = moved.get(name)
+    if new_module is None:
+        raise AttributeError(f"module {old_module!r} has no attribute {name!r}")
+    caller = sys._getframe(2)  # 0: here, 1: the module's __getattr__, 2: the code that asked for the name
+    if caller.f_globals.get("__name__") != "importlib._bootstrap":
+        warnings.warn(_message(f"{old_module}.{name}", f"{new_module}.{name}"), FutureWarning, stacklevel=3)
+    return getattr(importlib.import_module(new_module), name)
+
+
+def warn_moved_module(old_module: str, new_modules: str) -> None:
+    """Warn (``FutureWarning``) that ``old_module`` is a thin re-export of ``new_modules`` kept for one release."""
+    warnings.warn(_message(f"module {old_module}", new_modules), FutureWarning, stacklevel=3)

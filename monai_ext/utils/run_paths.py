@@ -1,0 +1,141 @@
+# Copyright (c) 2026 The monai_ext authors. Licensed under the Apache License, Version 2.0.
+"""Where a training run writes its models, without replacing the weights a repository ships.
+
+* :func:`training_ckpt_dir` keeps shipped weights safe: a bundle's ``models/`` folder receives the trained model
+  (the model-zoo and MONAI Label convention: the server serves ``models/model.pt``) unless a weights file there is
+  tracked by git, i.e. it is the weights this repository ships. Then the run writes to a run folder
+  (``<bundle_root>/runs/train`` by default) and the shipped file stays as it is; ``overwrite_weights=True`` writes
+  into ``models/`` anyway.
+* :func:`run_or_shipped_file` finds an earlier stage's output in the run folder or, failing that, the shipped copy.
+* :func:`shipped_weights` / :func:`git_tracked_files` tell shipped weights from files a run wrote.
+
+The handlers that report at the end of a run what was saved and where are in :mod:`monai_ext.handlers.run_report`.
+Only the standard library is used here (``git`` is run as a subprocess when it is installed).
+"""
+
+from __future__ import annotations
+
+import glob
+import logging
+import os
+import subprocess
+import sys
+
+__all__ = [
+    "TrainingOutputError",
+    "WEIGHT_PATTERNS",
+    "git_tracked_files",
+    "shipped_weights",
+    "training_ckpt_dir",
+    "run_or_shipped_file",
+    "running_in_monailabel",
+]
+
+logger = logging.getLogger("monai_ext")
+
+#: file name patterns of weights files in a bundle's ``models/`` folder.
+WEIGHT_PATTERNS = ("*.pt", "*.ts", "*.pth")
+
+
+class TrainingOutputError(ValueError):
+    """A training or evaluation output folder cannot be used as asked (e.g. it is a file)."""
+
+
+def git_tracked_files(folder: str | os.PathLike) -> set[str] | None:
+    """Names of the files directly in ``folder`` that git tracks, or None when ``folder`` is not in a git work tree.
+
+    Uses ``git ls-files`` (no network, no write). Returns None as well when git is not installed.
+    """
+    folder = os.fspath(folder)
+    if not os.path.isdir(folder):
+        return None
+    try:
+        result = subprocess.run(
+            ["git", "-C", folder, "ls-files", "-z", "--", "."],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if result.returncode != 0:
+        return None
+    return {name for name in result.stdout.split("\0") if name and "/" not in name}
+
+
+def shipped_weights(models_dir: str | os.PathLike) -> list[str]:
+    """Weights files (``*.pt``, ``*.ts``, ``*.pth``) in ``models_dir`` that git tracks: the weights a repository ships.
+
+    Empty when the folder is not in a git work tree (a downloaded bundle, a MONAI Label app's copy) or holds no
+    tracked weights.
+    """
+    tracked = git_tracked_files(models_dir)
+    if not tracked:
+        return []
+    present = {os.path.basename(p) for pattern in WEIGHT_PATTERNS for p in glob.glob(os.path.join(models_dir, pattern))}
+    return sorted(os.path.join(os.fspath(models_dir), name) for name in present & tracked)
+
+
+def running_in_monailabel() -> bool:
+    """True inside a MONAI Label server's training (the server imports ``monailabel`` and runs the bundle in-process;
+    its multi-GPU path runs ``torchrun ... --config_file "['.../configs/monailabel_train.json', ...]"``)."""
+    return "monailabel" in sys.modules or any("monailabel_train.json" in str(arg) for arg in sys.argv)
+
+
+def run_or_shipped_file(ckpt_dir: str | os.PathLike, bundle_root: str | os.PathLike, filename: str) -> str:
+    """``<ckpt_dir>/<filename>`` when a run made it, else the shipped ``<bundle_root>/models/<filename>``.
+
+    A stage that reads an earlier stage's output (e.g. the distilled SR student) prefers the file of the current
+    run folder and falls back to the bundle's shipped copy, so that a quick start that skips the earlier stages
+    still finds it. The returned path may not exist (neither was made); callers decide what that means.
+    """
+    made = os.path.join(os.fspath(ckpt_dir), filename)
+    return made if os.path.isfile(made) else os.path.join(os.fspath(bundle_root), "models", filename)
+
+
+def training_ckpt_dir(
+    bundle_root: str | os.PathLike,
+    run_dir: str | os.PathLike | None = None,
+    overwrite_weights: bool = False,
+    monailabel: bool | None = None,
+) -> str:
+    """The folder a training run writes its checkpoints and best model to.
+
+    ``<bundle_root>/models`` (where MONAI Label and the model zoo expect ``model.pt``) unless that folder holds
+    weights tracked by git: then ``run_dir`` (default ``<bundle_root>/runs/train``), so that training never replaces
+    the shipped weights. ``overwrite_weights=True`` always returns ``models``, and so does training started by a MONAI
+    Label server (its ``/train`` request fine-tunes ``models/model.pt`` and then serves the result). The choice is
+    logged.
+
+    Args:
+        bundle_root: the bundle folder.
+        run_dir: the run folder used when the shipped weights are protected.
+        overwrite_weights: write into ``models/`` even when it holds tracked (shipped) weights.
+        monailabel: whether MONAI Label runs the training; None detects it (:func:`running_in_monailabel`).
+    """
+    models_dir = os.path.join(os.fspath(bundle_root), "models")
+    run_dir = os.fspath(run_dir) if run_dir else os.path.join(os.fspath(bundle_root), "runs", "train")
+    shipped = shipped_weights(models_dir)
+    if not shipped:
+        logger.info(f"training writes its checkpoints and best model to {models_dir}")
+        return models_dir
+    if running_in_monailabel() if monailabel is None else monailabel:
+        logger.warning(
+            f"MONAI Label training: writes to {models_dir}, the model the server serves, replacing the shipped weights "
+            f"{', '.join(shipped)} (restore them with `git checkout -- {models_dir}`)"
+        )
+        return models_dir
+    if overwrite_weights:
+        logger.warning(
+            f"overwrite_weights=true: training writes to {models_dir} and may replace the shipped weights "
+            f"{', '.join(shipped)} (restore them with `git checkout -- {models_dir}`)"
+        )
+        return models_dir
+    if os.path.isfile(run_dir):
+        raise TrainingOutputError(f"run_dir {run_dir!r} is a file; give a folder (e.g. --run_dir {run_dir}_dir)")
+    logger.info(
+        f"training writes its checkpoints and best model to the run folder {run_dir}; the shipped weights "
+        f"{', '.join(shipped)} are kept (--overwrite_weights true would replace them)"
+    )
+    return run_dir
