@@ -10,10 +10,13 @@ Where a run saves its files is decided by :func:`monai_ext.utils.run_paths.train
 
 from __future__ import annotations
 
+import ast
 import glob
 import logging
 import math
 import os
+import shlex
+import sys
 import time
 from typing import Any
 
@@ -58,6 +61,51 @@ def log_epoch_metrics(engine: Engine, logger_name: str = "monai_ext") -> str:
     line = f"Epoch[{engine.state.epoch}] Metrics -- " + " | ".join(pairs)
     logging.getLogger(logger_name).info(line)
     return line
+
+
+#: ids that shape only the training run, left out of the evaluate command printed at the end
+_TRAINING_ONLY_IDS = frozenset(
+    {"bundle_root", "config_file", "meta_file", "logging_file", "max_epochs", "resume", "init_weights",
+     "overwrite_weights", "run_dir", "learning_rate", "val_interval", "seed", "tracking"}
+)
+
+
+def training_command_line(argv: list[str]) -> tuple[list[str], list[tuple[str, str]]]:
+    """The config files and the ``--id value`` overrides of a ``python -m monai.bundle run`` command line.
+
+    Args:
+        argv: the process's arguments (``sys.argv``).
+
+    Returns:
+        the config files of ``--config_file`` (a list literal or one path; empty when there is none, e.g. a run
+        started from Python) and the other ``--id value`` / ``--id=value`` pairs in their order.
+    """
+    configs: list[str] = []
+    overrides: list[tuple[str, str]] = []
+    args = list(argv[1:])
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if not arg.startswith("--"):
+            i += 1
+            continue
+        key, sep, value = arg[2:].partition("=")
+        if not sep:
+            if i + 1 >= len(args) or args[i + 1].startswith("--"):
+                i += 1
+                continue
+            value = args[i + 1]
+            i += 1
+        i += 1
+        if key == "config_file":
+            try:
+                parsed = ast.literal_eval(value) if value.lstrip().startswith(("[", "(")) else value
+            except (ValueError, SyntaxError):
+                parsed = value
+            configs = [str(f) for f in parsed] if isinstance(parsed, (list, tuple)) else [str(parsed)]
+        else:
+            overrides.append((key, shlex.quote(value)))
+    return configs, overrides
 
 
 def _short(path: str) -> str:
@@ -127,8 +175,22 @@ class TrainingSummaryHandler:
         if self.bundle_root is None:
             return None
         root = _short(self.bundle_root)
-        configs = f"['{root}/configs/train.json','{root}/{self.evaluate_config}']"
-        command = f'python -m monai.bundle run --config_file "{configs}"'
+        configs, overrides = training_command_line(sys.argv)
+        if configs:
+            # evaluate with the configs that trained the model (dataset and schedule layers included), wherever
+            # they are, and with the same network/data overrides; --bundle_root when the configs are elsewhere
+            config_dir = os.path.dirname(configs[0])
+            evaluate = os.path.join(config_dir, os.path.relpath(self.evaluate_config, "configs"))
+            files = [_short(f) for f in configs if os.path.abspath(f) != os.path.abspath(evaluate)]
+            files.append(_short(evaluate))
+            extra = [f"--{k} {v}" for k, v in overrides if k not in _TRAINING_ONLY_IDS and k != self.ckpt_key]
+            if os.path.abspath(config_dir) != os.path.abspath(os.path.join(self.bundle_root, "configs")):
+                extra.insert(0, f"--bundle_root {root}")
+        else:
+            files = [f"{root}/configs/train.json", f"{root}/{self.evaluate_config}"]
+            extra = []
+        listed = ",".join(f"'{f}'" for f in files)
+        command = " ".join([f'python -m monai.bundle run --config_file "[{listed}]"', *extra])
         default = os.path.join(self.bundle_root, "models", self.model_filename)
         if os.path.abspath(model_path) != os.path.abspath(default):
             command += f" --{self.ckpt_key} {_short(model_path)}"
