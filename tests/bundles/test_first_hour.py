@@ -237,6 +237,16 @@ def test_missing_weights_message_names_the_bundle_command(tmp_path):
         safe_load_checkpoint(bundle / "models" / "model.pt")
     shown = os.path.relpath(bundle) if not os.path.relpath(bundle).startswith("..") else str(bundle)
     assert f"--config_file {shown}/configs/train.json" in str(info.value)
+    assert "--ckpt_path /path/to/model.pt" in str(info.value)
+
+
+def test_missing_weights_message_uses_the_bundle_checkpoint_id(tmp_path):
+    # sai_diagnosis names its weights file `checkpoint` (inference.json), the segmentation bundles `ckpt_path`
+    bundle = _copy_bundle("sai_diagnosis", tmp_path, weights=False)
+    with pytest.raises(MissingWeightsError, match="train first with") as info:
+        safe_load_checkpoint(bundle / "models" / "model.pt")
+    assert "--checkpoint /path/to/model.pt" in str(info.value)
+    assert "--ckpt_path" not in str(info.value)
 
 
 @pytest.mark.slow
