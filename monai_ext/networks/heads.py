@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import List, Optional, Sequence
 
+import math
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -42,10 +44,25 @@ class SegmentationHead(nn.Module):
         out_channels: number of classes (logit channels, >= 2 for the dual-stream losses; channel 0 = background).
         align_corners: ``align_corners`` of the logit resize.
         dropout: element-wise dropout probability applied to the features before the 1x1 convolution (0 disables it).
+        foreground_prior: ``None`` (default) keeps PyTorch's bias initialisation. A probability ``p`` sets the bias so
+            that, for all-zero features, the softmax gives every foreground class (channels 1..) probability ``p``
+            and the background the rest: bias 0 for channel 0 and ``log(p / (1 - (C - 1) p))`` for the others
+            (Lin et al., "Focal Loss for Dense Object Detection", 2017, section 4.1). Not in the dual-stream papers;
+            it keeps a rare foreground class from starting at probability 1/C, whose large early background loss
+            can drive every pixel to background for the first hundreds of steps.
+
+    Raises:
+        ValueError: for a dropout outside [0, 1) or a prior outside (0, 1 / C).
     """
 
     def __init__(
-        self, spatial_dims: int, in_channels: int, out_channels: int, align_corners: bool = True, dropout: float = 0.0
+        self,
+        spatial_dims: int,
+        in_channels: int,
+        out_channels: int,
+        align_corners: bool = True,
+        dropout: float = 0.0,
+        foreground_prior: Optional[float] = None,
     ) -> None:
         super().__init__()
         if not 0.0 <= dropout < 1.0:
@@ -54,6 +71,21 @@ class SegmentationHead(nn.Module):
         self.align_corners = align_corners
         self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
         self.conv = Conv[Conv.CONV, spatial_dims](in_channels, out_channels, kernel_size=1, bias=True)
+        if foreground_prior is not None:
+            self.reset_bias_to_prior(foreground_prior)
+
+    def reset_bias_to_prior(self, foreground_prior: float) -> None:
+        """Sets the bias so that all-zero features give each foreground class probability ``foreground_prior``."""
+        num_classes = self.conv.out_channels
+        if num_classes < 2 or not 0.0 < foreground_prior < 1.0 / num_classes:
+            raise ValueError(
+                f"foreground_prior must be in (0, 1 / out_channels) = (0, {1.0 / num_classes:.4g}) with "
+                f"out_channels >= 2, got {foreground_prior!r} for {num_classes} channels."
+            )
+        foreground_bias = math.log(foreground_prior / (1.0 - (num_classes - 1) * foreground_prior))
+        with torch.no_grad():
+            self.conv.bias.fill_(foreground_bias)
+            self.conv.bias[0] = 0.0
 
     def forward(self, x: torch.Tensor, output_size: Optional[List[int]] = None) -> torch.Tensor:
         """

@@ -69,3 +69,42 @@ def test_segmentation_head_dropout():
     torch.testing.assert_close(head(x), head(x))
     with pytest.raises(ValueError, match="dropout"):
         SegmentationHead(2, 16, 2, dropout=1.0)
+
+
+@pytest.mark.parametrize("num_classes,prior", [(2, 0.01), (2, 0.3), (5, 0.05)])
+def test_segmentation_head_foreground_prior_sets_initial_softmax(num_classes, prior):
+    torch.manual_seed(0)
+    head = SegmentationHead(2, 8, num_classes, foreground_prior=prior)
+    probs = torch.softmax(head(torch.zeros(1, 8, 3, 4)), dim=1)
+    expected = torch.full((num_classes,), prior, dtype=torch.float32)
+    expected[0] = 1.0 - (num_classes - 1) * prior
+    torch.testing.assert_close(probs[0, :, 1, 2], expected)
+    # only the bias is set: the weights keep PyTorch's random initialisation, so features still move the logits
+    assert head.conv.weight.abs().sum() > 0
+    assert not torch.allclose(head(torch.randn(1, 8, 3, 4)), head(torch.zeros(1, 8, 3, 4)))
+
+
+def test_segmentation_head_without_prior_keeps_default_bias():
+    torch.manual_seed(3)
+    reference = nn.Conv2d(8, 2, kernel_size=1)
+    torch.manual_seed(3)
+    head = SegmentationHead(2, 8, 2)
+    torch.testing.assert_close(head.conv.bias, reference.bias)
+
+
+@pytest.mark.parametrize("num_classes,prior", [(2, 0.0), (2, 0.5), (2, -0.1), (4, 0.25), (1, 0.1)])
+def test_segmentation_head_rejects_invalid_prior(num_classes, prior):
+    with pytest.raises(ValueError, match="foreground_prior"):
+        SegmentationHead(2, 8, num_classes, foreground_prior=prior)
+
+
+def test_dual_stream_net_passes_foreground_prior_to_the_shared_head():
+    from monai_ext.networks import DualStreamNet, UNet
+
+    for net in (
+        DualStreamNet(in_channels=1, upscale_rate=2, fusion="maf", base_channels=4, foreground_prior=0.01),
+        UNet(in_channels=1, base_channels=4, foreground_prior=0.01),
+    ):
+        bias = net.seg_head.conv.bias.detach()
+        assert bias[0].item() == 0.0
+        assert bias[1].item() == pytest.approx(torch.log(torch.tensor(0.01 / 0.99)).item(), rel=1e-6)
