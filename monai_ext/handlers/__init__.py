@@ -4,7 +4,8 @@
 One concept a module: checkpoint loading and atomic saving (``checkpoint``), resuming a run (``resume``), stopping
 on a non-finite loss (``nonfinite``), per-epoch reseeding (``seeding``), loss-term logging (``loss_terms``),
 validation scheduling (``validation``), the run's log lines and end-of-run summary (``run_report``), the pooled
-segmentation metrics (``segmentation_metrics``) and the per-image evaluation report (``evaluation_report``).
+segmentation metrics (``segmentation_metrics``), the per-image evaluation report (``evaluation_report``) and event
+filters for the logging handlers (``event_filters``).
 Handlers depend on ``monai_ext.utils`` and ``monai_ext.metrics``, never on ``monai_ext.engines``.
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 from .checkpoint import AtomicCheckpointSaver, AtomicDiskSaver, InitialWeightsLoader, SafeCheckpointLoader
 from .evaluation_report import EvaluationReportHandler
+from .event_filters import EveryNEvents
 from .loss_terms import LossTermsHandler
 from .nonfinite import NonFiniteLossError, NonFiniteLossHandler, batch_names
 from .resume import CheckpointInfo, ResumeFromCheckpoint, find_checkpoints, find_latest_checkpoint
@@ -26,6 +28,7 @@ __all__ = [
     "CheckpointInfo",
     "EpochSeedHandler",
     "EvaluationReportHandler",
+    "EveryNEvents",
     "InitialWeightsLoader",
     "LossTermsHandler",
     "NonFiniteLossError",

@@ -3,8 +3,9 @@
 
 The standard-library helpers (output paths, image-file listing, error reports, run folders) are imported with the
 package, which ``import monai_ext`` does. The helpers that need torch (checkpoint reading and writing, seeding,
-process ranks) are imported on first use, e.g. ``monai_ext.utils.safe_load_checkpoint``, so that importing
-``monai_ext`` alone stays light (command-line tools such as ``python -m monai_ext.bundle.lint`` need no torch).
+process ranks, network placement) are imported on first use, e.g. ``monai_ext.utils.safe_load_checkpoint``, so
+that importing ``monai_ext`` alone stays light (command-line tools such as ``python -m monai_ext.bundle.lint`` need
+no torch).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ _LAZY_EXPORTS = {
     ),
     **dict.fromkeys(("epoch_seed", "make_generator", "seed_everything", "seed_worker"), "seeding"),
     **dict.fromkeys(("get_rank", "get_world_size"), "ranks"),
+    "place_network": "devices",
 }
 
 

@@ -14,13 +14,13 @@ REPO = Path(__file__).resolve().parents[2]
 BUNDLES = REPO / "bundles"
 
 # Ceilings for bundles/<name>/configs/train.json: ($ expressions, lambdas, longest expression in characters).
-# The target of issue 19 is <= 20 `$` expressions, no lambda except the iteration logger, and no expression longer
+# The target of issue 19 is <= 20 `$` expressions, no lambda, and no expression longer
 # than 100 characters. Ceilings only go down: lower a number here when a config gets simpler, never raise one.
 TRAIN_CEILINGS = {
-    "ds2f": {"dollar": 42, "lambdas": 2, "longest": 146},
-    "sai_diagnosis": {"dollar": 42, "lambdas": 1, "longest": 326},
-    "saliency_sr": {"dollar": 63, "lambdas": 2, "longest": 170},
-    "ss_maf": {"dollar": 41, "lambdas": 2, "longest": 173},
+    "ds2f": {"dollar": 23, "lambdas": 0, "longest": 146},
+    "sai_diagnosis": {"dollar": 29, "lambdas": 0, "longest": 326},
+    "saliency_sr": {"dollar": 43, "lambdas": 0, "longest": 170},
+    "ss_maf": {"dollar": 22, "lambdas": 0, "longest": 173},
 }
 
 
