@@ -68,7 +68,7 @@ def test_inference_network_matches_training_network():
     inference = json.loads((CONFIGS / "inference.json").read_text())
     assert inference["network_def"] == train["network_def"]
     for key in ("num_classes", "in_channels", "upscale_rate", "hr_spatial_size", "lr_method", "intensity_range",
-                "backbone", "fusion", "super_resolution", "base_channels", "mscg_attention"):
+                "backbone", "fusion", "super_resolution", "base_channels", "foreground_prior", "mscg_attention"):
         assert inference[key] == train[key], key
 
 
