@@ -28,6 +28,7 @@ __all__ = [
     "shipped_weights",
     "training_ckpt_dir",
     "run_or_shipped_file",
+    "optional_weights_file",
     "running_in_monailabel",
 ]
 
@@ -92,6 +93,32 @@ def run_or_shipped_file(ckpt_dir: str | os.PathLike, bundle_root: str | os.PathL
     """
     made = os.path.join(os.fspath(ckpt_dir), filename)
     return made if os.path.isfile(made) else os.path.join(os.fspath(bundle_root), "models", filename)
+
+
+def optional_weights_file(
+    path: str | os.PathLike, required: bool = False, description: str = "weights", missing_hint: str = ""
+) -> str | None:
+    """``path`` when the weights file exists (or is ``required``), else ``None``; says which on the log.
+
+    For a stage whose network may start from an earlier stage's output (sai_diagnosis: the SR branch from the
+    distilled student): an existing file is used and logged at INFO; a missing optional file is logged as a WARNING
+    with ``missing_hint`` and the network keeps its initialisation; a missing ``required`` file is returned anyway,
+    so that the loader that reads it fails with its own error naming the file.
+
+    Args:
+        path: the weights file.
+        required: return ``path`` even when it does not exist.
+        description: what the file holds, for the log line (e.g. ``"distilled student"``).
+        missing_hint: what happens without it and how to make it, appended to the warning.
+    """
+    path = os.fspath(path)
+    if os.path.isfile(path):
+        logger.info("%s: initialising from %s", description, path)
+        return path
+    if required:
+        return path
+    logger.warning("%s: no file at %s%s", description, path, f"; {missing_hint}" if missing_hint else "")
+    return None
 
 
 def training_ckpt_dir(

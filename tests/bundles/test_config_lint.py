@@ -18,7 +18,7 @@ BUNDLES = REPO / "bundles"
 # than 100 characters. Ceilings only go down: lower a number here when a config gets simpler, never raise one.
 TRAIN_CEILINGS = {
     "ds2f": {"dollar": 23, "lambdas": 0, "longest": 146},
-    "sai_diagnosis": {"dollar": 29, "lambdas": 0, "longest": 326},
+    "sai_diagnosis": {"dollar": 26, "lambdas": 0, "longest": 186},
     "saliency_sr": {"dollar": 43, "lambdas": 0, "longest": 170},
     "ss_maf": {"dollar": 22, "lambdas": 0, "longest": 173},
 }

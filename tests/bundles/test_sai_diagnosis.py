@@ -189,19 +189,19 @@ def test_diagnosis_stage_starts_from_student(chain):
 
 def test_diagnosis_without_student_logs_it(tmp_path):
     workflow = _workflow(["train.json"], tmp_path, **_diagnosis_override(_diagnosis_items()))
-    assert workflow.parser.get_parsed_content("sr_weights_path") is None
     records: list[logging.LogRecord] = []
     handler = logging.Handler(level=logging.WARNING)
     handler.emit = records.append
-    logger = logging.getLogger("sai_diagnosis")
+    logger = logging.getLogger("monai_ext")
     logger.addHandler(handler)
     try:
-        workflow.parser.get_parsed_content("run#0")
+        assert workflow.parser.get_parsed_content("sr_weights_path", lazy=False) is None
     finally:
         logger.removeHandler(handler)
     assert len(records) == 1 and records[0].levelno == logging.WARNING
     message = records[0].getMessage()
-    assert "no distilled student" in message and str(tmp_path / "models" / "student.pt") in message
+    assert "distilled student" in message and str(tmp_path / "models" / "student.pt") in message
+    assert "random weights" in message
 
 
 def test_evaluate_matches_metric_functions(chained_root, tmp_path):
