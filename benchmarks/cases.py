@@ -199,9 +199,9 @@ def _adam(lr: float, weight_decay: float = 0.0) -> Callable[[nn.Module], torch.o
 
 
 def _unet() -> nn.Module:
-    from monai_ext.networks import UNet
+    from monai_ext.networks import BaselineUNet
 
-    return UNet(spatial_dims=2, in_channels=3, out_channels=2)
+    return BaselineUNet(spatial_dims=2, in_channels=3, out_channels=2)
 
 
 def _dual_stream(fusion: str, checkpoint_training_branch: bool = False) -> Callable[[], nn.Module]:

@@ -41,7 +41,7 @@ from monai_ext.networks.maf import MAF
 from monai_ext.networks.mscg import MSCG
 from monai_ext.networks.unet import UNetDecoder, UNetEncoder
 
-__all__ = ["DualStreamNet", "UNet"]
+__all__ = ["DualStreamNet", "BaselineUNet"]
 
 _BACKBONES = ("unet", "deeplabv3plus")
 _FUSIONS = ("none", "mscg", "maf", "fim")
@@ -282,8 +282,11 @@ class DualStreamNet(nn.Module):
         return outputs
 
 
-class UNet(DualStreamNet):
+class BaselineUNet(DualStreamNet):
     """The plain U-Net baseline of the papers (``DualStreamNet`` with ``upscale_rate=1`` and no SR stream).
+
+    Called ``UNet`` before (that name shadowed ``monai.networks.nets.UNet``, a different network);
+    ``monai_ext.networks.UNet`` still works for one release, with a ``FutureWarning``.
 
     Unlike :class:`DualStreamNet` it returns the logits tensor in training mode too, so it can be used with any
     ordinary segmentation loss. With the defaults it has 28.950 M parameters and costs 384.49 GMac (ptflops) at

@@ -15,7 +15,7 @@ import warnings
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["moved_attribute", "warn_moved_module"]
+__all__ = ["moved_attribute", "renamed_attribute", "warn_moved_module"]
 
 
 def _message(old: str, new: str) -> str:
@@ -44,6 +44,30 @@ def moved_attribute(old_module: str, name: str, moved: Mapping[str, str]) -> Any
     if caller.f_globals.get("__name__") != "importlib._bootstrap":
         warnings.warn(_message(f"{old_module}.{name}", f"{new_module}.{name}"), FutureWarning, stacklevel=3)
     return getattr(importlib.import_module(new_module), name)
+
+
+def renamed_attribute(module: str, name: str, renamed: Mapping[str, str]) -> Any:
+    """The object now called ``renamed[name]`` in ``module``, with a ``FutureWarning`` naming the new name.
+
+    Call it from the package's module-level ``__getattr__`` for names that were renamed in place (for example
+    ``monai_ext.networks.UNet``, which shadowed MONAI's own ``UNet``, is now ``BaselineUNet``).
+
+    Args:
+        module: the package, e.g. ``"monai_ext.networks"``.
+        name: the attribute asked for.
+        renamed: new name of each old name, e.g. ``{"UNet": "BaselineUNet"}``.
+
+    Raises:
+        AttributeError: ``name`` is not in ``renamed``.
+    """
+    new_name = renamed.get(name)
+    if new_name is None:
+        raise AttributeError(f"module {module!r} has no attribute {name!r}")
+    caller = sys._getframe(2)
+    if caller.f_globals.get("__name__") != "importlib._bootstrap":
+        message = f"{module}.{name} was renamed {module}.{new_name}; the old name is deprecated and will be removed"
+        warnings.warn(message + " in the next release.", FutureWarning, stacklevel=3)
+    return getattr(importlib.import_module(module), new_name)
 
 
 def warn_moved_module(old_module: str, new_modules: str) -> None:

@@ -18,7 +18,7 @@ from benchmarks.flops import count_parameters, flop_counter_flops, ptflops_macs,
 from benchmarks.harness import Options, count_case, matmul_flops, run_case, time_calls
 from benchmarks.report import check_targets, compare, read_json, render_markdown, write_json
 from benchmarks.run import _parse_args
-from monai_ext.networks import DualStreamNet, UNet
+from monai_ext.networks import BaselineUNet, DualStreamNet
 
 # tiny network: conv 2->4 (3x3, pad 1, bias) -> BN -> ReLU -> maxpool 2 -> flatten -> linear 24->3, input 2x4x6
 H, W = 4, 6
@@ -105,7 +105,7 @@ def test_count_parameters_training_only_parts():
 def test_dual_stream_inference_params_equal_plain_unet():
     net = DualStreamNet(base_channels=4, upscale_rate=2, fusion="mscg")
     counts = count_parameters(net, DUAL_STREAM_TRAINING_ONLY)
-    assert counts["inference"] == sum(p.numel() for p in UNet(base_channels=4).parameters())
+    assert counts["inference"] == sum(p.numel() for p in BaselineUNet(base_channels=4).parameters())
     extra = sum(p.numel() for m in (net.sr_decoder, net.sr_head, net.feature_fusion) for p in m.parameters())
     assert counts["training_only"] == extra > 0
 

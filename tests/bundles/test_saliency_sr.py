@@ -38,7 +38,7 @@ from monai_ext.metrics import (
     segmentation_counts,
     ssim,
 )
-from monai_ext.networks import SRGenerator, UNet
+from monai_ext.networks import BaselineUNet, SRGenerator
 from monai_ext.transforms import local_saliency_map
 from tests.bundles.helpers import bundle_workflow
 
@@ -172,7 +172,7 @@ def test_training_leaves_generator_and_discriminator_checkpoints(trained_root):
     # stage-1 validation has its own evaluator and TensorBoard folder: its curves do not overlap stage 2's
     assert glob.glob(str(trained_root / "eval" / "pretrain" / "events.out.tfevents.*"))
     # downstream segmentation network trained on HR images, best validation Dice
-    UNet(spatial_dims=2, in_channels=3, out_channels=2, base_channels=4).load_state_dict(_load(models / "seg_model.pt"))
+    BaselineUNet(spatial_dims=2, in_channels=3, out_channels=2, base_channels=4).load_state_dict(_load(models / "seg_model.pt"))
 
 
 def test_stage2_resumes_from_stage1_checkpoint_and_updates_both_networks(tmp_path):
@@ -299,7 +299,7 @@ def test_evaluate_writes_sr_bicubic_and_downstream_scores(trained_root):
     assert hr.shape == (1, 3, 32, 32)
     generator = SRGenerator(scale_factor=4, residual_per_stage=False, global_skip="bicubic", **GEN)
     generator.load_state_dict(_load(trained_root / "models" / "checkpoint_gan_x4_final.pt")["model"])
-    segmenter = UNet(spatial_dims=2, in_channels=3, out_channels=2, base_channels=4)
+    segmenter = BaselineUNet(spatial_dims=2, in_channels=3, out_channels=2, base_channels=4)
     segmenter.load_state_dict(_load(trained_root / "models" / "seg_model.pt"))
     generator.eval(), segmenter.eval()
     rows = {(r["id"], r["factor"], r["method"]): r for r in _rows(out / "sr_metrics.csv")}

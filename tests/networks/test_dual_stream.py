@@ -10,7 +10,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from monai_ext.networks import MSCG, DualStreamNet, UNet
+from monai_ext.networks import MSCG, BaselineUNet, DualStreamNet
 
 ptflops = pytest.importorskip("ptflops")
 
@@ -56,7 +56,7 @@ def full_models():
     """Full-size (base 64) networks on the meta device: parameter and MAC counts without computing anything."""
     with torch.device("meta"):
         return {
-            "unet": UNet().eval(),
+            "unet": BaselineUNet().eval(),
             "ds2f": DualStreamNet(fusion="mscg", upscale_rate=2).eval(),
             "ss_maf": DualStreamNet(fusion="maf", upscale_rate=2).eval(),
             "supervessel": DualStreamNet(fusion="fim", upscale_rate=2).eval(),

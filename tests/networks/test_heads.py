@@ -99,11 +99,11 @@ def test_segmentation_head_rejects_invalid_prior(num_classes, prior):
 
 
 def test_dual_stream_net_passes_foreground_prior_to_the_shared_head():
-    from monai_ext.networks import DualStreamNet, UNet
+    from monai_ext.networks import BaselineUNet, DualStreamNet
 
     for net in (
         DualStreamNet(in_channels=1, upscale_rate=2, fusion="maf", base_channels=4, foreground_prior=0.01),
-        UNet(in_channels=1, base_channels=4, foreground_prior=0.01),
+        BaselineUNet(in_channels=1, base_channels=4, foreground_prior=0.01),
     ):
         bias = net.seg_head.conv.bias.detach()
         assert bias[0].item() == 0.0

@@ -10,7 +10,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from monai_ext.networks import DualStreamNet, UNet, UNetDecoder, UNetEncoder
+from monai_ext.networks import BaselineUNet, DualStreamNet, UNetDecoder, UNetEncoder
 from monai_ext.networks.unet import DoubleConv, UNetUpBlock
 
 ptflops = pytest.importorskip("ptflops")
@@ -53,7 +53,7 @@ def ptflops_gmac(model: nn.Module, shape: tuple[int, ...]) -> float:
 def full_unet():
     """The paper's U-Net (3 in, 2 out, base 64) on the meta device: shapes only, so full-size counts are instant."""
     with torch.device("meta"):
-        return UNet(in_channels=3, out_channels=2, base_channels=64).eval()
+        return BaselineUNet(in_channels=3, out_channels=2, base_channels=64).eval()
 
 
 def test_unet_parameter_count(full_unet):
@@ -74,7 +74,7 @@ def test_unet_conv_macs(full_unet):
 
 
 def test_one_shared_activation_instance():
-    model = UNet(base_channels=4)
+    model = BaselineUNet(base_channels=4)
     relus = [m for _, m in model.named_modules(remove_duplicate=False) if isinstance(m, nn.ReLU)]
     assert len(relus) == 22  # 10 encoder units + 4 x 3 decoder units
     assert len({id(m) for m in relus}) == 1
@@ -129,7 +129,7 @@ def test_up_block_matches_reference():
 
 def test_unet_returns_tensor_in_both_modes_and_equals_dual_stream_baseline():
     torch.manual_seed(0)
-    unet = UNet(in_channels=3, out_channels=2, base_channels=4)
+    unet = BaselineUNet(in_channels=3, out_channels=2, base_channels=4)
     x = torch.randn(2, 3, 23, 30)
     out = unet(x)
     assert isinstance(out, torch.Tensor) and out.shape == (2, 2, 23, 30)

@@ -163,3 +163,14 @@ def test_old_config_target_builds_the_same_handler():
     parser = ConfigParser({"imports": ["$import monai_ext"], "ckpt_dir": "$monai_ext.engines.training_ckpt_dir"})
     with pytest.warns(FutureWarning, match="monai_ext.utils.training_ckpt_dir"):
         assert parser.get_parsed_content("ckpt_dir") is monai_ext.utils.training_ckpt_dir
+
+
+def test_renamed_network_is_the_same_class_with_a_warning():
+    import monai_ext.networks as networks
+
+    with pytest.warns(FutureWarning, match=r"monai_ext\.networks\.UNet was renamed monai_ext\.networks\.BaselineUNet"):
+        old = networks.UNet
+    assert old is networks.BaselineUNet
+    assert "UNet" not in vars(networks)
+    with pytest.raises(AttributeError, match="no attribute 'NoSuchNet'"):
+        networks.NoSuchNet  # noqa: B018
