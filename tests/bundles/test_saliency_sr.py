@@ -498,3 +498,22 @@ def test_stage2_without_stage1_checkpoint_names_the_missing_file(tmp_path):
     messages = [str(e) for e in _causes(info.value)]
     expected = str(tmp_path / "models" / "checkpoint_mse_x4_final.pt")
     assert any(expected in m and "does not exist" in m for m in messages), messages
+
+
+def test_folder_dataset_goes_through_the_registry(tmp_path):
+    images = tmp_path / "hr"
+    (images / "eye").mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for name in ("eye/a.png", "b.png", "c.jpg"):
+        Image.fromarray(rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)).save(images / name)
+    parser = ConfigParser()
+    parser.read_config(TRAIN)
+    parser.update({"bundle_root": str(tmp_path), "dataset": "folder", "dataset_dir": str(images)})
+    assert [d["id"] for d in parser.get_parsed_content("train#dataset#data")] == ["b", "c", "eye_a"]
+    assert parser.get_parsed_content("validate#dataset#data") == []
+    parser.update({"datalist_options": {"val_fraction": 0.3, "seed": 0}})  # ceil(0.3 * 3) = 1 held out
+    parser.parse(reset=True)
+    train = parser.get_parsed_content("train#dataset#data")
+    val = parser.get_parsed_content("validate#dataset#data")
+    assert len(train) == 2 and len(val) == 1
+    assert {d["id"] for d in train + val} == {"b", "c", "eye_a"}

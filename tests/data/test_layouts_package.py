@@ -11,7 +11,7 @@ from pathlib import Path
 
 import monai_ext.data
 from monai_ext.data import layouts, lesion_layouts, vessel_layouts
-from monai_ext.data.layouts import classification, folders, lesion, registry, vessel
+from monai_ext.data.layouts import classification, folders, image_folder, lesion, registry, vessel
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -63,7 +63,7 @@ def test_old_vessel_and_lesion_module_paths_are_the_same_objects():
 
 
 def test_every_layout_registered_once_by_its_module():
-    modules = {vessel, lesion, classification}
+    modules = {vessel, lesion, classification, image_folder}
     by_module = {m.__name__: m for m in modules}
     for name in layouts.list_datasets():
         builder = layouts.get_layout(name).builder
@@ -72,6 +72,7 @@ def test_every_layout_registered_once_by_its_module():
     assert layouts.get_layout("kvasir").name == "kvasir_capsule"
     assert layouts.get_layout("CAD-CAP").name == "cadcap"
     assert layouts.get_layout("histology").name == "histology_96"
+    assert layouts.get_layout("folder").name == "image_folder"
 
 
 def test_fresh_imports_of_each_module_without_loop():

@@ -7,9 +7,10 @@
   :func:`list_image_files`, :class:`Pairing`, ...);
 * :mod:`.vessel`: DRIVE, CHASE_DB1, HRF, STARE, FIVES, PRIME-FP20 and the embedded ``chasedb1``;
 * :mod:`.lesion`: IDRiD, E-Ophtha-EX, DDR and the embedded ``idrid_ex_512``;
-* :mod:`.classification`: the embedded ``histology_96``, PCam, CAD-CAP and Kvasir-Capsule.
+* :mod:`.classification`: the embedded ``histology_96``, PCam, CAD-CAP and Kvasir-Capsule;
+* :mod:`.image_folder`: any unlabelled folder of images (``image_folder``, alias ``folder``: SR training).
 
-Importing this package imports the three layout modules once, which registers their builders; the layout modules
+Importing this package imports the four layout modules once, which registers their builders; the layout modules
 import :mod:`.registry` and :mod:`.folders` only, never this package's ``__init__``, so there is no import loop.
 """
 
@@ -40,7 +41,7 @@ from .folders import (
     split_folder_names,
     stem_of,
 )
-from . import classification, lesion, vessel  # noqa: F401  (importing them registers their layouts)
+from . import classification, image_folder, lesion, vessel  # noqa: F401  (importing them registers their layouts)
 from .classification import split_classification_pool
 
 __all__ = [
@@ -67,6 +68,7 @@ __all__ = [
     "stem_of",
     "Pairing",
     "classification",
+    "image_folder",
     "lesion",
     "vessel",
 ]

@@ -73,6 +73,8 @@ class DatasetLayout:
             may share entries (a hold-out or a cross-validation fold serving as validation and test set), so that
             ``all`` is not the concatenation of train, val and test.
         image_files: entries point at one image file each (``False`` for PCam, whose patches live in HDF5 files).
+        optional_splits: splits that may be empty (an unlabelled image folder has no test split, and no validation
+            split unless one is held out); :func:`build_datalist` returns ``[]`` for them instead of raising.
     """
 
     name: str
@@ -81,6 +83,7 @@ class DatasetLayout:
     aliases: tuple[str, ...] = ()
     builds_all: bool = False
     image_files: bool = True
+    optional_splits: tuple[str, ...] = ()
 
     @property
     def options(self) -> list[str]:
@@ -98,7 +101,12 @@ def _canonical(name: str) -> str:
 
 
 def register_layout(
-    name: str, summary: str, aliases: Sequence[str] = (), builds_all: bool = False, image_files: bool = True
+    name: str,
+    summary: str,
+    aliases: Sequence[str] = (),
+    builds_all: bool = False,
+    image_files: bool = True,
+    optional_splits: Sequence[str] = (),
 ) -> Callable:
     """Decorator registering ``builder(dataset_dir, split, **options)`` under ``name`` (and ``aliases``).
 
@@ -108,12 +116,19 @@ def register_layout(
         aliases: other accepted names.
         builds_all: the builder handles ``split="all"`` itself, see :class:`DatasetLayout`.
         image_files: entries point at one image file each, see :class:`DatasetLayout`.
+        optional_splits: splits that may be empty, see :class:`DatasetLayout`.
     """
 
     def decorator(builder: Callable[..., list[dict]]) -> Callable[..., list[dict]]:
         key = _canonical(name)
         _REGISTRY[key] = DatasetLayout(
-            key, builder, summary, tuple(_canonical(a) for a in aliases), builds_all, image_files
+            key,
+            builder,
+            summary,
+            tuple(_canonical(a) for a in aliases),
+            builds_all,
+            image_files,
+            tuple(optional_splits),
         )
         for alias in (key, *aliases):
             _ALIASES[_canonical(alias)] = key
@@ -173,11 +188,11 @@ def build_datalist(dataset: str, dataset_dir: str | None = None, split: str = "t
     datalist: list[dict] = []
     for part in parts:
         entries = layout.builder(dataset_dir, part, **options)
-        if not entries and split != "all":
+        if not entries and split != "all" and part not in layout.optional_splits:
             hint = " (set val_fraction > 0)" if part == "val" and options.get("val_fraction", 1) == 0 else ""
             raise DatasetLayoutError(f"{layout.name}: split {part!r} is empty in {dataset_dir}{hint}")
         datalist.extend(entries)
-    if not datalist:
+    if not datalist and split not in layout.optional_splits:
         raise DatasetLayoutError(f"{layout.name}: no data found in {dataset_dir}")
     return datalist
 
