@@ -7,9 +7,8 @@ go through the *same* head modules, so the proxy losses train the weights the in
 
 from __future__ import annotations
 
-from typing import List, Optional, Sequence
-
 import math
+from typing import List, Optional, Sequence
 
 import torch
 import torch.nn as nn

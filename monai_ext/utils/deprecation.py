@@ -22,6 +22,18 @@ def _message(old: str, new: str) -> str:
     return f"{old} moved to {new}; the old path is deprecated and will be removed in the next release."
 
 
+def _warn_attribute_caller(message: str) -> None:
+    """``FutureWarning`` pointing at the code that looked up a deprecated module attribute.
+
+    Called by :func:`moved_attribute` / :func:`renamed_attribute`, themselves called from a module's ``__getattr__``.
+    ``from module import name`` looks the name up twice (once inside the import machinery, once in the importing
+    code); only the second look-up warns, so the warning points at the user's line.
+    """
+    # frames: 0 here, 1 moved/renamed_attribute, 2 the module's __getattr__, 3 the code that asked for the name
+    if sys._getframe(3).f_globals.get("__name__") != "importlib._bootstrap":
+        warnings.warn(message, FutureWarning, stacklevel=4)
+
+
 def moved_attribute(old_module: str, name: str, moved: Mapping[str, str]) -> Any:
     """The object ``name`` of its new module ``moved[name]``, with a ``FutureWarning`` naming the new path.
 
@@ -40,9 +52,7 @@ def moved_attribute(old_module: str, name: str, moved: Mapping[str, str]) -> Any
     new_module = moved.get(name)
     if new_module is None:
         raise AttributeError(f"module {old_module!r} has no attribute {name!r}")
-    caller = sys._getframe(2)  # 0: here, 1: the module's __getattr__, 2: the code that asked for the name
-    if caller.f_globals.get("__name__") != "importlib._bootstrap":
-        warnings.warn(_message(f"{old_module}.{name}", f"{new_module}.{name}"), FutureWarning, stacklevel=3)
+    _warn_attribute_caller(_message(f"{old_module}.{name}", f"{new_module}.{name}"))
     return getattr(importlib.import_module(new_module), name)
 
 
@@ -63,10 +73,8 @@ def renamed_attribute(module: str, name: str, renamed: Mapping[str, str]) -> Any
     new_name = renamed.get(name)
     if new_name is None:
         raise AttributeError(f"module {module!r} has no attribute {name!r}")
-    caller = sys._getframe(2)
-    if caller.f_globals.get("__name__") != "importlib._bootstrap":
-        message = f"{module}.{name} was renamed {module}.{new_name}; the old name is deprecated and will be removed"
-        warnings.warn(message + " in the next release.", FutureWarning, stacklevel=3)
+    message = f"{module}.{name} was renamed {module}.{new_name}; the old name is deprecated and will be removed"
+    _warn_attribute_caller(message + " in the next release.")
     return getattr(importlib.import_module(module), new_name)
 
 
