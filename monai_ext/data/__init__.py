@@ -20,7 +20,7 @@ from . import lesion_layouts, vessel_layouts  # noqa: F401  (former module paths
 
 def __getattr__(name: str):
     # imported lazily so that `python -m monai_ext.data.validate` does not import validate.py twice (runpy warning)
-    if name in ("ValidationReport", "validate_dataset", "ensure_valid_dataset"):
+    if name in ("ValidationReport", "validate_dataset", "ensure_valid_dataset", "check_datalists"):
         from . import validate
 
         return getattr(validate, name)

@@ -38,7 +38,7 @@ from .errors import DataError
 from .layouts import build_datalist, get_layout
 from .readers import DEFAULT_MAX_IMAGE_PIXELS, DecodedImage, decode_image
 
-__all__ = ["Finding", "ValidationReport", "validate_dataset", "main"]
+__all__ = ["Finding", "ValidationReport", "validate_dataset", "ensure_valid_dataset", "check_datalists", "main"]
 
 #: images with more pixels than this get a "very large image" note (PRIME-FP20 is 4000x4000).
 LARGE_IMAGE_PIXELS = 4096 * 4096
@@ -301,6 +301,33 @@ def ensure_valid_dataset(*datalists: Iterable[dict], name: str = "dataset", **kw
         raise DataError(f"{name} failed validation before training:\n{report}")
     logger.info(f"{name}: {report.num_entries} entries checked, no problem found")
     return report
+
+def check_datalists(
+    datalists: Sequence[Iterable[dict]], name: str = "dataset", enabled: bool = True, **kwargs: Any
+) -> ValidationReport | None:
+    """:func:`ensure_valid_dataset` in the form a bundle config calls by ``_target_`` (keyword arguments only).
+
+    Example (a ``train.json`` ``initialize`` step; ``validate_data: false`` on the command line skips the check)::
+
+        {"_target_": "monai_ext.data.check_datalists", "datalists": ["@train#dataset#data", "@validate#dataset#data"],
+         "name": "training and validation data", "enabled": "@validate_data"}
+
+    Args:
+        datalists: the data lists to check, as one.
+        name: what the data lists are, for the messages.
+        enabled: False skips the check and returns None.
+        kwargs: passed to :func:`validate_dataset` (``num_channels``, ``num_classes``, ``require_labels``, ...).
+
+    Returns:
+        The report, or None when the check is disabled.
+
+    Raises:
+        DataError: when any problem was found.
+    """
+    if not enabled:
+        return None
+    return ensure_valid_dataset(*datalists, name=name, **kwargs)
+
 
 def _parse_option(text: str) -> tuple[str, Any]:
     if "=" not in text:

@@ -28,6 +28,7 @@ from .distributed import (
     init_distributed, is_rank0, local_device, rank0_handlers, rank_output_dir,
 )
 from .sr_chain import SRChainTrainer, chain_target_factor
+from .stages import run_training_stage
 
 #: names that moved out of ``monai_ext.engines``, by their new package (the old names forward there for one release).
 MOVED_NAMES: dict[str, str] = {

@@ -22,8 +22,8 @@ from .image_files import (
 )
 from .errors import format_user_error, install_excepthook, user_error_in_chain
 from .run_paths import (
-    WEIGHT_PATTERNS, TrainingOutputError, git_tracked_files, optional_weights_file, run_or_shipped_file,
-    running_in_monailabel, shipped_weights, training_ckpt_dir,
+    WEIGHT_PATTERNS, TrainingOutputError, default_bundle_root, git_tracked_files, optional_weights_file,
+    run_or_shipped_file, running_in_monailabel, shipped_weights, training_ckpt_dir,
 )
 
 #: names exported on first access, by the module (in this package) that defines them.

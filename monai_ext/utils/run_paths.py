@@ -24,6 +24,7 @@ import sys
 __all__ = [
     "TrainingOutputError",
     "WEIGHT_PATTERNS",
+    "default_bundle_root",
     "git_tracked_files",
     "shipped_weights",
     "training_ckpt_dir",
@@ -119,6 +120,19 @@ def optional_weights_file(
         return path
     logger.warning("%s: no file at %s%s", description, path, f"; {missing_hint}" if missing_hint else "")
     return None
+
+
+def default_bundle_root(name: str) -> str:
+    """The ``bundle_root`` a config of bundle ``name`` uses when none is given on the command line.
+
+    ``bundles/<name>`` when the command runs from the repository root (the README's commands), else ``"."`` (the
+    model-zoo convention: the command runs inside the bundle folder). ``--bundle_root`` overrides either.
+
+    Args:
+        name: the bundle's folder name under ``bundles/`` (e.g. ``"ds2f"``).
+    """
+    in_repository = os.path.join("bundles", name)
+    return in_repository if os.path.isdir(os.path.join(in_repository, "configs")) else "."
 
 
 def training_ckpt_dir(

@@ -403,7 +403,9 @@ def test_reliability_and_speed_switch_ids_follow_the_common_pattern():
     assert (evaluator["amp"], evaluator["amp_kwargs"], evaluator["compile"]) == ("@amp", {"dtype": "@amp_dtype"},
                                                                                  "@compile")
     assert "$setattr(torch.backends.cudnn, 'benchmark', @cudnn_benchmark)" in parser["initialize"]
-    assert any("ensure_valid_dataset" in x and "@validate_data" in x for x in parser["initialize"])
+    checks = [x for x in parser["initialize"] if isinstance(x, dict) and x["_target_"].endswith("check_datalists")]
+    assert len(checks) == 1 and checks[0]["enabled"] == "@validate_data"
+    assert checks[0]["datalists"] == ["@train#dataset#data", "@validate#dataset#data"]
     # never a plain (non-atomic) saver or an unsafe loader in any of the bundle's configs
     for path in CONFIGS.rglob("*.json"):
         text = path.read_text()

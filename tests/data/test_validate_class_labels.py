@@ -58,3 +58,29 @@ def test_ensure_valid_dataset_stops_on_an_unreadable_image(images, tmp_path):
     with pytest.raises(DataError, match="broken.png") as info:
         ensure_valid_dataset(train, val, name="histology", num_classes=2)
     assert "histology failed validation" in str(info.value)
+
+
+def test_check_datalists_is_the_config_form_with_a_switch(images, tmp_path):
+    from monai.bundle import ConfigParser
+
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"not a png")
+    train = [{"image": p, "label": i % 2, "id": f"p{i}"} for i, p in enumerate(images[:4])]
+    val = [{"image": str(broken), "label": 1, "id": "broken"}]
+    config = {
+        "validate_data": True,
+        "train": train,
+        "val": val,
+        "check": {
+            "_target_": "monai_ext.data.check_datalists", "datalists": ["@train", "@val"], "name": "histology",
+            "num_classes": 2, "enabled": "@validate_data",
+        },
+    }
+    # MONAI wraps what a `_target_` raises; the DataError is the cause (the bundle command line prints it alone)
+    with pytest.raises(RuntimeError) as info:
+        ConfigParser(config).get_parsed_content("check")
+    assert isinstance(info.value.__cause__, DataError)
+    assert "histology failed validation" in str(info.value.__cause__) and "broken.png" in str(info.value.__cause__)
+    assert ConfigParser(dict(config, validate_data=False)).get_parsed_content("check") is None
+    report = ConfigParser(dict(config, val=[])).get_parsed_content("check")
+    assert report.ok and report.num_entries == 4
