@@ -73,7 +73,7 @@ from monai_ext.transforms import resize_image  # noqa: E402
 VARIANTS = {
     "hr_only": "HR only (ResNet-18, native patch: upper bound)",
     "lr_only": "LR only (ResNet-18)",
-    "bicubic_only": "bicubic x2 of LR (ResNet-18, control)",
+    "bicubic_only": "bicubic x{factor} of LR (ResNet-18, control)",
     "sr_only": "SR only (ResNet-18)",
     "lr_sr": "LR + SR, no SAI",
     "lr_sr_sai": "LR + SR + SAI (ours)",
@@ -477,7 +477,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     results = {}
     for name in args.variants:
         runs = [train_variant(name, data, args, seed) for seed in args.seeds]
-        results[name] = {"label": VARIANTS[name], "summary": summarise(runs), "runs": runs}
+        label = VARIANTS[name].format(factor=args.lr_downscale)
+        results[name] = {"label": label, "summary": summarise(runs), "runs": runs}
     report = {
         "date": datetime.datetime.now().isoformat(timespec="seconds"),
         "command": "python benchmarks/quality_sai_diagnosis.py " + " ".join(argv if argv is not None else sys.argv[1:]),
