@@ -170,12 +170,12 @@ class Case:
 # dual-stream segmentation (DS2F, SS-MAF)
 
 
-def _segmentation_inputs(num_classes: int, upscale_rate: int, dual_stream: bool) -> Callable[..., Any]:
+def _segmentation_inputs(num_classes: int, scale_factor: int, dual_stream: bool) -> Callable[..., Any]:
     def make(batch: int, size: Size, device: torch.device, seed: int | None, train: bool = False) -> Any:
         gen = _generator(seed)
         h, w = size.input_hw(train)
         x = _randn((batch, 3, h, w), device, gen)
-        hr = (h * upscale_rate, w * upscale_rate)
+        hr = (h * scale_factor, w * scale_factor)
         label = _rand_labels((batch, 1, *hr), device, gen, num_classes)
         if not dual_stream:
             return (x,), label[:, 0]
@@ -212,7 +212,7 @@ def _dual_stream(fusion: str, checkpoint_training_branch: bool = False) -> Calla
             spatial_dims=2,
             in_channels=3,
             out_channels=2,
-            upscale_rate=2,
+            scale_factor=2,
             fusion=fusion,
             checkpoint_training_branch=checkpoint_training_branch,
         )
@@ -272,7 +272,7 @@ def _mrcnet(recursions: int, upscale: int = 4) -> Callable[[], nn.Module]:
     def build() -> nn.Module:
         from monai_ext.networks import MRCNet
 
-        return MRCNet(3, 3, upscale_factor=upscale, num_recursions=recursions)
+        return MRCNet(3, 3, scale_factor=upscale, num_recursions=recursions)
 
     return build
 
@@ -289,7 +289,7 @@ def _sai_framework(num_classes: int, upscale: int) -> Callable[[], nn.Module]:
     def build() -> nn.Module:
         from monai_ext.networks import SAIFramework
 
-        return SAIFramework(3, num_classes, upscale_factor=upscale)
+        return SAIFramework(3, num_classes, scale_factor=upscale)
 
     return build
 

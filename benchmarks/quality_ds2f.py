@@ -279,7 +279,7 @@ def resolved_settings(args: argparse.Namespace) -> dict[str, Any]:
         "base_channels": args.base_channels if args.base_channels is not None else parser["base_channels"],
         "batch_size": parser["batch_size"],
         "learning_rate": args.learning_rate if args.learning_rate is not None else parser["learning_rate"],
-        "upscale_rate": parser["upscale_rate"],
+        "scale_factor": parser["scale_factor"],
         "seeds": list(args.seeds),
         "parallel": args.parallel,
         "threads": args.threads,

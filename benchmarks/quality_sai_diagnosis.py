@@ -460,7 +460,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "bundles/sai_diagnosis first (see the module docstring), or pass --student"
         )
     start, cpu_start, load_start = time.time(), time.process_time(), round(os.getloadavg()[0], 2)
-    student = MRCNet(3, 3, upscale_factor=2, num_recursions=1)
+    student = MRCNet(3, 3, scale_factor=2, num_recursions=1)
     student.load_state_dict(torch.load(args.student, map_location="cpu", weights_only=True))
     student.eval()
     data, quality = {}, {}

@@ -9,7 +9,7 @@ journal version's Table 2: a vessel U-Net trained on HR images segments HR, SR a
 Everything runs through the bundle's own configs with ``python -m monai.bundle`` (one subprocess per step, logs kept
 in ``<workdir>/logs``), for every factor and seed (``--seed`` is the bundle's ``seed``):
 
-1. ``train.json`` run id ``training`` (the default training command, ``--upscale_rate r --seed s``): stage 1 ->
+1. ``train.json`` run id ``training`` (the default training command, ``--scale_factor r --seed s``): stage 1 ->
    ``checkpoint_mse_x<r>_final.pt``, stage 2 -> ``checkpoint_gan_x<r>_final.pt``;
 2. with ``--chain``: ``train.json`` + ``train_chain.json`` (each x2 stage with the same MSE + adversarial schedule);
    at x2 the chain is one x2 generator trained by the same schedule as the GAN row, so it is not trained again;
@@ -162,7 +162,7 @@ def main() -> None:
     if args.gan_epochs is not None:
         common["max_epochs"] = args.gan_epochs
     if args.quick:
-        common.update({"num_res_blocks": 1, "num_channels": 8, "disc_channels": 4, "seg_base_channels": 4})
+        common.update({"num_res_blocks": 1, "features": 8, "disc_channels": 4, "seg_base_channels": 4})
         common.update({"hr_spatial_size": [64, 64], "hr_patch_size": [32, 32]})
     for item in args.set:
         key, sep, value = item.partition("=")
@@ -189,7 +189,7 @@ def main() -> None:
         for seed in args.seeds:
             tag = f"x{factor}_seed{seed}"
             root = workdir / tag
-            run_args = {**common, "bundle_root": str(root), "upscale_rate": factor, "seed": seed}
+            run_args = {**common, "bundle_root": str(root), "scale_factor": factor, "seed": seed}
             if not (args.reuse and (root / "models" / f"checkpoint_gan_x{factor}_final.pt").is_file()):
                 timings[f"training_{tag}"] = _run(f"training_{tag}", "training", ["train.json"], run_args, workdir)
             evaluations = [

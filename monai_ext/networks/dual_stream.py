@@ -5,7 +5,7 @@ One shape covers every ablation row of the papers (U-Net, U-Net+Interp, +SR, +SR
 
 * a shared encoder (U-Net or DeepLabV3+) fed with the low-resolution (LR) image;
 * a segmentation decoder and :class:`~monai_ext.networks.heads.SegmentationHead`, whose logits are linearly resized to
-  the high-resolution (HR) size ``input size x upscale_rate``;
+  the high-resolution (HR) size ``input size x scale_factor``;
 * an SR decoder (a full copy of the segmentation decoder fed by the same bottleneck and skips, the authors'
   ``sr_layer=5``) and :class:`~monai_ext.networks.heads.ESPCNHead` at LR resolution (pixel shuffle to HR);
 * a fusion module: MSCG (DS2F) or MAF (SS-MAF) between the two decoders' last features, whose re-weighted features
@@ -40,6 +40,7 @@ from monai_ext.networks.heads import ESPCNHead, SegmentationHead, interpolate_mo
 from monai_ext.networks.maf import MAF
 from monai_ext.networks.mscg import MSCG
 from monai_ext.networks.unet import UNetDecoder, UNetEncoder
+from monai_ext.utils.deprecation import renamed_argument
 
 __all__ = ["DualStreamNet", "BaselineUNet"]
 
@@ -52,13 +53,13 @@ class DualStreamNet(nn.Module):
 
     Configurations of the papers (U-Net backbone, LR input, binary task)::
 
-        DualStreamNet(upscale_rate=1, super_resolution=False)          # U-Net baseline (28.950 M parameters)
-        DualStreamNet(upscale_rate=2, super_resolution=False)          # U-Net+Interp: logits bilinearly x2
-        DualStreamNet(upscale_rate=2)                                  # +SR, no fusion (39.176 M)
-        DualStreamNet(upscale_rate=2, fusion="mscg")                   # DS2F (39.195 M)
-        DualStreamNet(upscale_rate=2, fusion="maf")                    # SS-MAF (39.187 M)
-        DualStreamNet(upscale_rate=2, fusion="fim")                    # SuperVessel (39.177 M)
-        DualStreamNet(backbone="deeplabv3plus", upscale_rate=2, fusion="mscg")   # DS2F-DeepLabV3+
+        DualStreamNet(scale_factor=1, super_resolution=False)          # U-Net baseline (28.950 M parameters)
+        DualStreamNet(scale_factor=2, super_resolution=False)          # U-Net+Interp: logits bilinearly x2
+        DualStreamNet(scale_factor=2)                                  # +SR, no fusion (39.176 M)
+        DualStreamNet(scale_factor=2, fusion="mscg")                   # DS2F (39.195 M)
+        DualStreamNet(scale_factor=2, fusion="maf")                    # SS-MAF (39.187 M)
+        DualStreamNet(scale_factor=2, fusion="fim")                    # SuperVessel (39.177 M)
+        DualStreamNet(backbone="deeplabv3plus", scale_factor=2, fusion="mscg")   # DS2F-DeepLabV3+
 
     Args:
         spatial_dims: number of spatial dimensions (2 for the papers; 3 works with the same blocks).
@@ -67,7 +68,8 @@ class DualStreamNet(nn.Module):
         backbone: ``"unet"`` or ``"deeplabv3plus"`` (ResNet-50).
         fusion: ``"none"``, ``"mscg"`` (DS2F), ``"maf"`` (SS-MAF) or ``"fim"`` (SuperVessel); needs
             ``super_resolution=True`` unless ``"none"``.
-        upscale_rate: integer factor r between the input and the output (HR) size.
+        scale_factor: integer factor r between the input and the output (HR) size.
+        upscale_rate: deprecated name of ``scale_factor`` (kept for one release, with a ``FutureWarning``).
         super_resolution: whether the SR stream exists (training only).
         base_channels: U-Net width b (64), or the ResNet stem width (64 = ResNet-50; smaller values give small CPU
             variants with every DeepLab width scaled by b / 64).
@@ -101,6 +103,7 @@ class DualStreamNet(nn.Module):
         ValueError: for an unknown backbone or fusion, an invalid rate, or a fusion without the SR stream.
     """
 
+    @renamed_argument("upscale_rate", "scale_factor")
     def __init__(
         self,
         spatial_dims: int = 2,
@@ -108,7 +111,7 @@ class DualStreamNet(nn.Module):
         out_channels: int = 2,
         backbone: str = "unet",
         fusion: str = "none",
-        upscale_rate: int = 1,
+        scale_factor: int = 1,
         super_resolution: bool = True,
         base_channels: int = 64,
         sr_channels: int = 3,
@@ -122,19 +125,20 @@ class DualStreamNet(nn.Module):
         pretrained_backbone: str | os.PathLike | None = None,
         checkpoint_training_branch: bool = False,
         foreground_prior: float | None = None,
+        upscale_rate: int | None = None,
     ) -> None:
         super().__init__()
         if backbone not in _BACKBONES:
             raise ValueError(f"backbone must be one of {_BACKBONES}, got {backbone!r}.")
         if fusion not in _FUSIONS:
             raise ValueError(f"fusion must be one of {_FUSIONS}, got {fusion!r}.")
-        if isinstance(upscale_rate, bool) or int(upscale_rate) != upscale_rate or upscale_rate < 1:
-            raise ValueError(f"upscale_rate must be a positive integer, got {upscale_rate!r}.")
+        if isinstance(scale_factor, bool) or int(scale_factor) != scale_factor or scale_factor < 1:
+            raise ValueError(f"scale_factor must be a positive integer, got {scale_factor!r}.")
         if fusion != "none" and not super_resolution:
             raise ValueError(f"fusion={fusion!r} needs the SR stream; set super_resolution=True or fusion='none'.")
         if pretrained_backbone is not None and backbone != "deeplabv3plus":
             raise ValueError("pretrained_backbone is only supported for backbone='deeplabv3plus'.")
-        self.upscale_rate = int(upscale_rate)
+        self.scale_factor = int(scale_factor)
         self.mode = interpolate_mode(spatial_dims)
         self.use_fused_seg = use_fused_seg or backbone == "unet"
         self.checkpoint_training_branch = bool(checkpoint_training_branch)
@@ -145,7 +149,7 @@ class DualStreamNet(nn.Module):
             self.encoder = UNetEncoder(spatial_dims, in_channels, base_channels, unet_act)
             self.seg_decoder = UNetDecoder(spatial_dims, base_channels, unet_act)
             # the U-Net decoder already ends at the input size; logits are resized only when r > 1
-            self.resize_logits = self.upscale_rate != 1
+            self.resize_logits = self.scale_factor != 1
             self.resize_sr_features = False
             align_corners = True
         else:
@@ -168,18 +172,18 @@ class DualStreamNet(nn.Module):
                 if backbone == "unet"
                 else DeepLabV3PlusDecoder(spatial_dims, low, high, max(1, 48 * base_channels // 64), high)
             )
-            self.sr_head = ESPCNHead(spatial_dims, features, sr_channels, self.upscale_rate)
+            self.sr_head = ESPCNHead(spatial_dims, features, sr_channels, self.scale_factor)
 
         self.feature_fusion = None
         self.output_fusion = None
         if fusion == "mscg":
             self.feature_fusion = MSCG(
-                features, features, fusion_hidden_channels, attention=mscg_attention, spatial_dims=spatial_dims
+                spatial_dims, features, features, fusion_hidden_channels, attention=mscg_attention
             )
         elif fusion == "maf":
-            self.feature_fusion = MAF(features, features, fusion_hidden_channels, spatial_dims=spatial_dims)
+            self.feature_fusion = MAF(spatial_dims, features, features, fusion_hidden_channels)
         elif fusion == "fim":
-            self.output_fusion = FIM(sr_channels, out_channels, residual=fim_residual, spatial_dims=spatial_dims)
+            self.output_fusion = FIM(spatial_dims, sr_channels, out_channels, residual=fim_residual)
 
     def _segment(self, features: torch.Tensor, hr_size: List[int]) -> torch.Tensor:
         if self.resize_logits:
@@ -242,12 +246,12 @@ class DualStreamNet(nn.Module):
             x: LR input (N, in_channels, *spatial), any spatial size.
 
         Returns:
-            eval mode: HR segmentation logits (N, out_channels, *(spatial * upscale_rate)).
+            eval mode: HR segmentation logits (N, out_channels, *(spatial * scale_factor)).
             train mode: dict with ``seg`` and, where they exist, ``sr`` (N, sr_channels, *(spatial * r)),
             ``fused_seg`` and ``fused_sr`` (MSCG / MAF) or ``fused_seg`` (FIM).
         """
         lr_size: List[int] = list(x.shape[2:])
-        hr_size = [s * self.upscale_rate for s in lr_size]
+        hr_size = [s * self.scale_factor for s in lr_size]
         features = self.encoder(x)
         seg_features = self.seg_decoder(features)
         seg = self._segment(seg_features, hr_size)
@@ -283,7 +287,7 @@ class DualStreamNet(nn.Module):
 
 
 class BaselineUNet(DualStreamNet):
-    """The plain U-Net baseline of the papers (``DualStreamNet`` with ``upscale_rate=1`` and no SR stream).
+    """The plain U-Net baseline of the papers (``DualStreamNet`` with ``scale_factor=1`` and no SR stream).
 
     Called ``UNet`` before (that name shadowed ``monai.networks.nets.UNet``, a different network);
     ``monai_ext.networks.UNet`` still works for one release, with a ``FutureWarning``.
@@ -316,7 +320,7 @@ class BaselineUNet(DualStreamNet):
             out_channels,
             backbone="unet",
             fusion="none",
-            upscale_rate=1,
+            scale_factor=1,
             super_resolution=False,
             base_channels=base_channels,
             dropout=dropout,

@@ -9,7 +9,7 @@ one-channel spatial attention map and re-weights the logits::
     att = sigmoid(Conv1x1(ReLU(Conv1x1(h))))                   # 1 channel
     fused_seg = att * seg + seg   (residual=True)   or   att * seg   (residual=False)
 
-``FIM(3, 2)`` has 593 parameters.
+``FIM(2, 3, 2)`` has 593 parameters.
 
 References:
     Hu et al., "SuperVessel: Segmenting High-resolution Vessel from Low-resolution Retinal Image", PRCV 2022
@@ -57,12 +57,12 @@ class FIM(nn.Module):
     """SuperVessel feature interaction module.
 
     Args:
+        spatial_dims: number of spatial dimensions.
         sr_channels: channels of the SR image (3).
         seg_channels: channels of the segmentation logits (number of classes).
         hidden_channels: width of the attention branch (8; the fused representation has ``3 * hidden_channels``).
         residual: ``True`` (default; released HEAD code): ``att * seg + seg``; ``False`` (the 2022 code, ec88c9b):
             ``att * seg``.
-        spatial_dims: number of spatial dimensions.
 
     Returns (forward):
         the re-weighted segmentation logits, shaped as ``seg``.
@@ -70,13 +70,18 @@ class FIM(nn.Module):
 
     def __init__(
         self,
-        sr_channels: int = 3,
-        seg_channels: int = 2,
+        spatial_dims: int,
+        sr_channels: int,
+        seg_channels: int,
         hidden_channels: int = 8,
         residual: bool = True,
-        spatial_dims: int = 2,
     ) -> None:
         super().__init__()
+        if spatial_dims not in (1, 2, 3):
+            raise ValueError(
+                f"FIM: spatial_dims must be 1, 2 or 3, got {spatial_dims!r}; it is the first argument (MONAI's "
+                f"order), e.g. FIM(2, 3, 2)."
+            )
         conv_type = Conv[Conv.CONV, spatial_dims]
         width = 3 * hidden_channels
         self.fuse = nn.Sequential(conv_type(sr_channels + seg_channels, width, kernel_size=1), nn.ReLU())

@@ -16,6 +16,8 @@ import torch.nn.functional as F
 from monai.networks.blocks import SubpixelUpsample
 from monai.networks.layers.factories import Conv
 
+from ..utils.deprecation import renamed_argument
+
 __all__ = ["SegmentationHead", "ESPCNHead", "interpolate_mode"]
 
 
@@ -107,7 +109,7 @@ class ESPCNHead(nn.Module):
     All convolutions are without bias and there is no output activation (the target is the HR image normalised to
     [-1, 1]), as in the authors' dual-stream U-Net / DeepLabV3+ (imed_vision ``sr_module``). The pixel shuffle is
     MONAI's :class:`~monai.networks.blocks.SubpixelUpsample` (without its pad-pool), which equals
-    ``torch.nn.PixelShuffle`` in 2D. ``upscale_rate=1`` keeps the size (a reconstruction head).
+    ``torch.nn.PixelShuffle`` in 2D. ``scale_factor=1`` keeps the size (a reconstruction head).
 
     Reference: Shi et al., "Real-Time Single Image and Video Super-Resolution Using an Efficient Sub-Pixel
     Convolutional Neural Network", CVPR 2016.
@@ -116,21 +118,24 @@ class ESPCNHead(nn.Module):
         spatial_dims: number of spatial dimensions.
         in_channels: number of feature channels.
         out_channels: number of image channels of the SR output.
-        upscale_rate: integer upscale factor r.
+        scale_factor: integer upscale factor r.
+        upscale_rate: deprecated name of ``scale_factor`` (kept for one release, with a ``FutureWarning``).
         hidden_channels: widths of the first two convolutions, (64, 32) in ESPCN.
     """
 
+    @renamed_argument("upscale_rate", "scale_factor")
     def __init__(
         self,
         spatial_dims: int,
         in_channels: int,
         out_channels: int = 3,
-        upscale_rate: int = 2,
+        scale_factor: int = 2,
         hidden_channels: Sequence[int] = (64, 32),
+        upscale_rate: int | None = None,
     ) -> None:
         super().__init__()
-        if int(upscale_rate) != upscale_rate or upscale_rate < 1:
-            raise ValueError(f"upscale_rate must be a positive integer, got {upscale_rate}.")
+        if int(scale_factor) != scale_factor or scale_factor < 1:
+            raise ValueError(f"scale_factor must be a positive integer, got {scale_factor}.")
         if len(hidden_channels) != 2:
             raise ValueError(f"hidden_channels must hold two widths, got {hidden_channels}.")
         conv_type = Conv[Conv.CONV, spatial_dims]
@@ -140,11 +145,11 @@ class ESPCNHead(nn.Module):
             nn.Tanh(),
             conv_type(h1, h2, kernel_size=3, padding=1, bias=False),
             nn.Tanh(),
-            conv_type(h2, out_channels * upscale_rate**spatial_dims, kernel_size=3, padding=1, bias=False),
+            conv_type(h2, out_channels * scale_factor**spatial_dims, kernel_size=3, padding=1, bias=False),
         )
-        self.upscale_rate = int(upscale_rate)
+        self.scale_factor = int(scale_factor)
         self.shuffle = SubpixelUpsample(
-            spatial_dims, None, out_channels, scale_factor=self.upscale_rate, conv_block=features, apply_pad_pool=False
+            spatial_dims, None, out_channels, scale_factor=self.scale_factor, conv_block=features, apply_pad_pool=False
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -153,6 +158,6 @@ class ESPCNHead(nn.Module):
             x: features (N, in_channels, *spatial) at the low (input) resolution.
 
         Returns:
-            the SR image (N, out_channels, *(spatial * upscale_rate)).
+            the SR image (N, out_channels, *(spatial * scale_factor)).
         """
         return self.shuffle(x)

@@ -8,7 +8,7 @@ MAF concatenates the SR and segmentation features, projects them with a 1x1 conv
     sr'  = sigmoid(Conv1x1_sr(f))  * sr  + sr
     seg' = sigmoid(Conv1x1_seg(f)) * seg + seg
 
-``MAF(64, 64)`` has 10,216 parameters.
+``MAF(2, 64, 64)`` has 10,216 parameters.
 
 References:
     SS-MAF: "Self-supervised multi-scale attention fusion for hard exudate segmentation from low-resolution fundus
@@ -61,11 +61,11 @@ class MAF(nn.Module):
     """Multi-scale attention fusion of SS-MAF.
 
     Args:
+        spatial_dims: number of spatial dimensions.
         sr_channels: channels of the SR-stream features.
         seg_channels: channels of the segmentation-stream features.
         hidden_channels: width of the fused representation (32).
         groups: SSC groups (4).
-        spatial_dims: number of spatial dimensions.
 
     Returns (forward):
         ``(fused_sr, fused_seg)`` with the shapes of the inputs.
@@ -73,13 +73,18 @@ class MAF(nn.Module):
 
     def __init__(
         self,
-        sr_channels: int = 64,
-        seg_channels: int = 64,
+        spatial_dims: int,
+        sr_channels: int,
+        seg_channels: int,
         hidden_channels: int = 32,
         groups: int = 4,
-        spatial_dims: int = 2,
     ) -> None:
         super().__init__()
+        if spatial_dims not in (1, 2, 3):
+            raise ValueError(
+                f"MAF: spatial_dims must be 1, 2 or 3, got {spatial_dims!r}; it is the first argument (MONAI's "
+                f"order), e.g. MAF(2, 64, 64)."
+            )
         conv_type = Conv[Conv.CONV, spatial_dims]
         self.fuse = conv_type(sr_channels + seg_channels, hidden_channels, kernel_size=1)
         self.ssc = SSC(spatial_dims, hidden_channels, groups)

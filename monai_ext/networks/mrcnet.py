@@ -32,6 +32,7 @@ from torch import nn
 from .convlstm import FeedbackConvLSTMCell
 from .mrc_blocks import ConvPReLU, PReLUResidualBlock
 from .rcf import RefinedContextFusion
+from ..utils.deprecation import renamed_argument
 
 __all__ = ["MRCHead", "MRCFusionStage", "MRCModule", "MRCUpsampler", "MRCNet", "MRC_OUTPUT_KEYS"]
 
@@ -165,20 +166,20 @@ class MRCUpsampler(nn.Module):
 
     Args:
         features: channels in and out.
-        upscale_factor: 2 or 4.
+        scale_factor: 2 or 4.
     """
 
-    def __init__(self, features: int = 32, upscale_factor: int = 4) -> None:
+    def __init__(self, features: int = 32, scale_factor: int = 4) -> None:
         super().__init__()
-        if upscale_factor not in (2, 4):
-            raise ValueError(f"MRCUpsampler: upscale_factor must be 2 or 4, got {upscale_factor}.")
+        if scale_factor not in (2, 4):
+            raise ValueError(f"MRCUpsampler: scale_factor must be 2 or 4, got {scale_factor}.")
         self.shuffle1 = SubpixelUpsample(2, features, features, scale_factor=2, apply_pad_pool=False)
         self.refine = nn.Sequential(
             ConvPReLU(features, features), PReLUResidualBlock(features), ConvPReLU(features, features)
         )
         self.shuffle2 = (
             SubpixelUpsample(2, features, features, scale_factor=2, apply_pad_pool=False)
-            if upscale_factor == 4
+            if scale_factor == 4
             else nn.Identity()
         )
 
@@ -192,7 +193,8 @@ class MRCNet(nn.Module):
     Args:
         in_channels: image channels.
         out_channels: SR image channels; must equal ``in_channels`` (global interpolation skip).
-        upscale_factor: 2 or 4. The released code is x4 only; x2 drops the second sub-pixel stage.
+        scale_factor: 2 or 4. The released code is x4 only; x2 drops the second sub-pixel stage.
+        upscale_factor: deprecated name of ``scale_factor`` (kept for one release, with a ``FutureWarning``).
         num_recursions: recursion steps ``T`` of the feedback ConvLSTM (1 = student, 3 = teacher).
         features: channels after the head (32 in the paper).
         head_features: channels of the first head group (64).
@@ -213,11 +215,12 @@ class MRCNet(nn.Module):
     step, the last being ``sr``). With ``return_features=False`` (default in eval mode) it returns the SR tensor only.
     """
 
+    @renamed_argument("upscale_factor", "scale_factor")
     def __init__(
         self,
         in_channels: int = 3,
         out_channels: int = 3,
-        upscale_factor: int = 4,
+        scale_factor: int = 4,
         num_recursions: int = 1,
         features: int = 32,
         head_features: int = 64,
@@ -227,6 +230,7 @@ class MRCNet(nn.Module):
         interp_mode: str = "bicubic",
         rcf_released_behaviour: bool = False,
         keep_final_global_rcf: bool = True,
+        upscale_factor: int | None = None,
     ) -> None:
         super().__init__()
         if out_channels != in_channels:
@@ -235,9 +239,9 @@ class MRCNet(nn.Module):
             )
         if num_recursions < 1:
             raise ValueError(f"MRCNet: num_recursions must be >= 1, got {num_recursions}.")
-        if upscale_factor not in (2, 4):
-            raise ValueError(f"MRCNet: upscale_factor must be 2 or 4, got {upscale_factor}.")
-        self.upscale_factor = upscale_factor
+        if scale_factor not in (2, 4):
+            raise ValueError(f"MRCNet: scale_factor must be 2 or 4, got {scale_factor}.")
+        self.scale_factor = scale_factor
         self.num_recursions = num_recursions
         self.interp_mode = interp_mode
         self.head = MRCHead(in_channels, head_features, features)
@@ -245,7 +249,7 @@ class MRCNet(nn.Module):
         self.mrc = MRCModule(
             features, num_stages, num_blocks, rcf_reduction, rcf_released_behaviour, keep_final_global_rcf
         )
-        self.upsampler = MRCUpsampler(features, upscale_factor)
+        self.upsampler = MRCUpsampler(features, scale_factor)
         self.tail = nn.Sequential(
             ConvPReLU(features, features, kernel_size=3),
             ConvPReLU(features, features, kernel_size=1),
@@ -253,11 +257,11 @@ class MRCNet(nn.Module):
         )
 
     def upsample_input(self, x: torch.Tensor) -> torch.Tensor:
-        """The global skip: ``x`` interpolated by ``upscale_factor``."""
+        """The global skip: ``x`` interpolated by ``scale_factor``."""
         align: bool | None = None
         if self.interp_mode in ("linear", "bilinear", "bicubic", "trilinear"):
             align = False
-        return F.interpolate(x, scale_factor=float(self.upscale_factor), mode=self.interp_mode, align_corners=align)
+        return F.interpolate(x, scale_factor=float(self.scale_factor), mode=self.interp_mode, align_corners=align)
 
     def forward(self, x: torch.Tensor, return_features: bool | None = None) -> torch.Tensor | dict[str, Any]:
         """Super-resolve ``x``.

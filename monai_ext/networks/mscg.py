@@ -8,7 +8,7 @@ refines them with a gate (MRCAB, then MS-Conv, plus a long residual) and re-weig
     sr'  = Conv1x1_sr (GELU(Conv1x1(f)) * sr)  + sr
     seg' = Conv1x1_seg(GELU(Conv1x1(f)) * seg) + seg
 
-``MSCG(64, 64)`` has 18,296 parameters (U-Net); DeepLabV3+ uses ``MSCG(256, 256)``.
+``MSCG(2, 64, 64)`` has 18,296 parameters (U-Net); DeepLabV3+ uses ``MSCG(2, 256, 256)``.
 
 References:
     DS2F: dual-stream shared feature learning for segmentation from low-resolution images (the paper the ``ds2f``
@@ -142,6 +142,7 @@ class MSCG(nn.Module):
     """MSCG shared feature extraction module of DS2F (imed_vision ``CrossGL``).
 
     Args:
+        spatial_dims: number of spatial dimensions.
         sr_channels: channels of the SR-stream features.
         seg_channels: channels of the segmentation-stream features.
         hidden_channels: width d of the fused representation (32).
@@ -149,7 +150,6 @@ class MSCG(nn.Module):
         groups: MS-Conv groups k (4).
         attention: MRCAB attention, ``"pixel"`` (default: the paper's "w/o gpool" and the released HEAD code) or
             ``"channel"`` (global pooling: the paper's "w/ gpool" ablation, the 2022 code).
-        spatial_dims: number of spatial dimensions.
 
     Returns (forward):
         ``(fused_sr, fused_seg)`` with the shapes of the inputs.
@@ -157,15 +157,20 @@ class MSCG(nn.Module):
 
     def __init__(
         self,
-        sr_channels: int = 64,
-        seg_channels: int = 64,
+        spatial_dims: int,
+        sr_channels: int,
+        seg_channels: int,
         hidden_channels: int = 32,
         reduction: int = 4,
         groups: int = 4,
         attention: str = "pixel",
-        spatial_dims: int = 2,
     ) -> None:
         super().__init__()
+        if spatial_dims not in (1, 2, 3):
+            raise ValueError(
+                f"MSCG: spatial_dims must be 1, 2 or 3, got {spatial_dims!r}; it is the first argument (MONAI's "
+                f"order), e.g. MSCG(2, 64, 64)."
+            )
         conv_type = Conv[Conv.CONV, spatial_dims]
         self.fuse = nn.Sequential(
             conv_type(sr_channels + seg_channels, hidden_channels, kernel_size=1),

@@ -24,6 +24,7 @@ from monai.networks.nets import ResNet, resnet18
 from torch import nn
 
 from ..utils.checkpoint_io import safe_load_checkpoint
+from ..utils.deprecation import renamed_argument
 from .mrcnet import MRCNet
 
 __all__ = [
@@ -513,9 +514,10 @@ class SAIFramework(nn.Module):
     Args:
         in_channels: image channels.
         num_classes: number of classes ``K``.
-        upscale_factor: SR scale of the default MRC-Net student (2 or 4).
+        scale_factor: SR scale of the default MRC-Net student (2 or 4).
+        upscale_factor: deprecated name of ``scale_factor`` (kept for one release, with a ``FutureWarning``).
         sr_network: an SR network returning the SR tensor in eval mode and accepting ``return_features=False``;
-            defaults to ``MRCNet(in_channels, in_channels, upscale_factor, num_recursions=1, ...)``.
+            defaults to ``MRCNet(in_channels, in_channels, scale_factor, num_recursions=1, ...)``.
         sr_weights_path: optional local state dict (e.g. the distilled, fine-tuned student) for the SR network.
         backbone_weights_path: optional local torchvision-format ResNet-18 state dict for both branches.
         rcf_released_behaviour: passed to the default MRC-Net.
@@ -524,7 +526,7 @@ class SAIFramework(nn.Module):
             :class:`SAIDiagnosisNet`.
         bank_size: training samples in each SAI block's reference bank.
         widen_factor: channel multiplier of the two ResNet-18 branches (1: the paper); see :class:`SAIDiagnosisNet`.
-        bank_input_size: the LR (h, w) the framework is trained at (the SR size is ``upscale_factor`` times it):
+        bank_input_size: the LR (h, w) the framework is trained at (the SR size is ``scale_factor`` times it):
             gives the reference banks fixed shapes, see :class:`SAIDiagnosisNet`. None or empty: banks sized by the
             first training batch.
         freeze_sr_network: keep the SR network fixed (no gradient, eval mode, left out of
@@ -534,11 +536,12 @@ class SAIFramework(nn.Module):
     Forward returns the :class:`SAIDiagnosisNet` dict plus ``"sr"`` in training mode, ``logits_ens`` in eval mode.
     """
 
+    @renamed_argument("upscale_factor", "scale_factor")
     def __init__(
         self,
         in_channels: int = 3,
         num_classes: int = 3,
-        upscale_factor: int = 4,
+        scale_factor: int = 4,
         sr_network: nn.Module | None = None,
         sr_weights_path: str | Path | None = None,
         backbone_weights_path: str | Path | None = None,
@@ -549,6 +552,7 @@ class SAIFramework(nn.Module):
         widen_factor: float = 1.0,
         freeze_sr_network: bool = False,
         bank_input_size: Sequence[int] | None = None,
+        upscale_factor: int | None = None,
     ) -> None:
         super().__init__()
         self.freeze_sr_network = freeze_sr_network
@@ -556,7 +560,7 @@ class SAIFramework(nn.Module):
             sr_network = MRCNet(
                 in_channels,
                 in_channels,
-                upscale_factor=upscale_factor,
+                scale_factor=scale_factor,
                 num_recursions=1,
                 rcf_released_behaviour=rcf_released_behaviour,
                 keep_final_global_rcf=keep_final_global_rcf,
@@ -580,7 +584,7 @@ class SAIFramework(nn.Module):
             widen_factor=widen_factor,
             bank_input_sizes=None
             if not bank_input_size
-            else (tuple(bank_input_size), tuple(int(s) * upscale_factor for s in bank_input_size)),
+            else (tuple(bank_input_size), tuple(int(s) * scale_factor for s in bank_input_size)),
         )
 
     def train(self, mode: bool = True) -> SAIFramework:

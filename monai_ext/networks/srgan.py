@@ -28,6 +28,7 @@ from monai.networks.blocks import SubpixelUpsample
 from monai.networks.layers.factories import Conv, Norm, Pool
 
 from ..utils.checkpoint_io import safe_load_checkpoint
+from ..utils.deprecation import renamed_argument
 
 __all__ = ["SRResidualBlock", "SRUpStage", "SRGenerator", "CascadedSRGenerator", "SRDiscriminator"]
 
@@ -128,7 +129,7 @@ class SRGenerator(nn.Module):
         in_channels: channels of the low-resolution input.
         out_channels: channels of the super-resolved output.
         scale_factor: 2, 4, 8 or 16.
-        num_channels: feature maps (paper: 64).
+        features: feature maps of every layer (paper: 64).
         num_res_blocks: residual blocks per x2 stage (default 16, as SRGAN; the co-author code uses 4).
         residual_per_stage: ``True`` (default) gives every x2 stage its own residual body and long skip at its input
             resolution (a cascade of complete x2 networks); ``False`` keeps one residual body at the LR resolution
@@ -141,6 +142,7 @@ class SRGenerator(nn.Module):
             predicts the residual over bicubic upsampling of its input (``F.interpolate(..., mode="bicubic",
             align_corners=False)``; linear / trilinear for 1D / 3D), as MRC-Net and VDSR. A short training schedule
             needs it to reach bicubic quality at all. Needs ``in_channels == out_channels``.
+        num_channels: deprecated name of ``features`` (kept for one release, with a ``FutureWarning``).
         zero_init_last: zero the weights and bias of the output conv (``head``) at construction. With
             ``global_skip="bicubic"`` the untrained generator then returns exactly the bicubic upsampling of its input,
             so training starts from the bicubic baseline instead of adding a large random residual to it (the
@@ -150,13 +152,14 @@ class SRGenerator(nn.Module):
         ValueError: for a scale factor that is not a power of two or invalid options.
     """
 
+    @renamed_argument("num_channels", "features")
     def __init__(
         self,
         spatial_dims: int = 2,
         in_channels: int = 3,
         out_channels: int = 3,
         scale_factor: int = 4,
-        num_channels: int = 64,
+        features: int = 64,
         num_res_blocks: int = 16,
         residual_per_stage: bool = True,
         act: str = "relu",
@@ -165,6 +168,7 @@ class SRGenerator(nn.Module):
         head_kernel_size: int = 3,
         global_skip: str | None = None,
         zero_init_last: bool = False,
+        num_channels: int | None = None,
     ) -> None:
         super().__init__()
         num_stages = _num_stages(scale_factor)
@@ -182,20 +186,20 @@ class SRGenerator(nn.Module):
         self.global_skip = global_skip
         self._skip_mode = {1: "linear", 2: "bicubic", 3: "trilinear"}[spatial_dims]  # bicubic exists in 2D only
         self.stem = nn.Sequential(
-            conv(in_channels, num_channels, kernel_size=stem_kernel_size, padding=stem_kernel_size // 2),
+            conv(in_channels, features, kernel_size=stem_kernel_size, padding=stem_kernel_size // 2),
             _activation(act),
         )
         self.stages = nn.ModuleList(
             SRUpStage(
                 spatial_dims,
-                num_channels,
+                features,
                 num_res_blocks if (residual_per_stage or k == 0) else 0,
                 act=act,
                 upsample=upsample,
             )
             for k in range(num_stages)
         )
-        self.head = conv(num_channels, out_channels, kernel_size=head_kernel_size, padding=head_kernel_size // 2)
+        self.head = conv(features, out_channels, kernel_size=head_kernel_size, padding=head_kernel_size // 2)
         if zero_init_last:
             nn.init.zeros_(self.head.weight)
             nn.init.zeros_(self.head.bias)
@@ -316,32 +320,35 @@ class CascadedSRGenerator(nn.Module):
 class SRDiscriminator(nn.Module):
     """SRGAN discriminator for any input size; returns logits (the sigmoid lives in the loss).
 
-    ``features``: 8 conv3x3 layers with ``num_channels * (1, 1, 2, 2, 4, 4, 8, 8)`` maps and strides
+    ``features``: 8 conv3x3 layers with ``base_channels * (1, 1, 2, 2, 4, 4, 8, 8)`` maps and strides
     ``1, 2, 1, 2, 1, 2, 1, 2``, BN on all but the first, LeakyReLU after each; ``pool``: adaptive average pooling to
     ``pooled_size`` (identity for 96x96 inputs with the default 6, so the network equals SRGAN's there);
-    ``classifier``: ``Linear(8 * num_channels * pooled_size^d -> hidden_features)``, LeakyReLU, ``Linear(-> 1)``.
+    ``classifier``: ``Linear(8 * base_channels * pooled_size^d -> hidden_features)``, LeakyReLU, ``Linear(-> 1)``.
 
     Args:
         spatial_dims: number of spatial dimensions.
         in_channels: image channels.
-        num_channels: maps of the first conv (64).
+        base_channels: maps of the first conv (64), doubled every second layer.
+        num_channels: deprecated name of ``base_channels`` (kept for one release, with a ``FutureWarning``).
         pooled_size: spatial size after adaptive pooling.
         hidden_features: width of the first dense layer (1024).
         negative_slope: LeakyReLU slope (paper / SRGAN 0.2; the co-author code 0.01).
     """
 
+    @renamed_argument("num_channels", "base_channels")
     def __init__(
         self,
         spatial_dims: int = 2,
         in_channels: int = 3,
-        num_channels: int = 64,
+        base_channels: int = 64,
         pooled_size: int = 6,
         hidden_features: int = 1024,
         negative_slope: float = 0.2,
+        num_channels: int | None = None,
     ) -> None:
         super().__init__()
         conv, norm = Conv[Conv.CONV, spatial_dims], Norm[Norm.BATCH, spatial_dims]
-        widths = [num_channels * m for m in (1, 1, 2, 2, 4, 4, 8, 8)]
+        widths = [base_channels * m for m in (1, 1, 2, 2, 4, 4, 8, 8)]
         layers: list[nn.Module] = []
         channels = in_channels
         for k, width in enumerate(widths):

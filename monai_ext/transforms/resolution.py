@@ -15,6 +15,8 @@ import torch.nn.functional as F
 from monai.config import KeysCollection
 from monai.transforms import MapTransform
 
+from ..utils.deprecation import renamed_argument
+
 __all__ = [
     "LowResolutionPaird",
     "IntensityRanged",
@@ -122,7 +124,7 @@ class LowResolutionPaird(MapTransform):
 
     The image under ``keys`` is taken as the original (any size). The transform writes the HR image, resized to
     ``hr_spatial_size`` (or kept at its size), to ``hr_key`` and replaces ``keys`` with the LR image of size
-    ``hr_spatial_size / upscale_rate``. Masks under ``label_keys`` are resized to the HR size (nearest neighbour).
+    ``hr_spatial_size / scale_factor``. Masks under ``label_keys`` are resized to the HR size (nearest neighbour).
 
     LR methods:
 
@@ -139,50 +141,53 @@ class LowResolutionPaird(MapTransform):
         keys: image key(s); each is replaced by its LR version.
         hr_key: key for the HR image (with several ``keys``, ``hr_key`` is used as a suffix: ``<key>_hr``);
             ``None`` keeps only the LR image (a degradation step, e.g. simulated low-resolution inputs).
-        upscale_rate: ``r``, the ratio of HR to LR size (1 gives HR = LR, the plain baseline).
-        hr_spatial_size: HR (H, W). Must be divisible by ``upscale_rate``. ``None`` keeps the image size
-            (which must then be divisible by ``upscale_rate``).
+        scale_factor: ``r``, the ratio of HR to LR size (1 gives HR = LR, the plain baseline).
+        upscale_rate: deprecated name of ``scale_factor`` (kept for one release, with a ``FutureWarning``).
+        hr_spatial_size: HR (H, W). Must be divisible by ``scale_factor``. ``None`` keeps the image size
+            (which must then be divisible by ``scale_factor``).
         method: one of ``"antialias"``, ``"opencv"``, ``"gaussian"``.
         label_keys: mask keys resized to the HR size with nearest-neighbour interpolation.
         clip_range: (low, high) to clamp images to, or ``None``.
-        blur_sigma: Gaussian sigma in HR pixels for ``method="gaussian"``; defaults to ``upscale_rate / 2``.
+        blur_sigma: Gaussian sigma in HR pixels for ``method="gaussian"``; defaults to ``scale_factor / 2``.
         allow_missing_keys: do not fail on missing keys.
 
     Raises:
         ValueError: an unknown method, a non-positive rate, or an HR size not divisible by the rate.
     """
 
+    @renamed_argument("upscale_rate", "scale_factor")
     def __init__(
         self,
         keys: KeysCollection = "image",
         hr_key: str | None = "hr_image",
-        upscale_rate: int = 2,
+        scale_factor: int = 2,
         hr_spatial_size: Sequence[int] | None = None,
         method: str = "antialias",
         label_keys: KeysCollection = (),
         clip_range: Sequence[float] | None = None,
         blur_sigma: float | None = None,
         allow_missing_keys: bool = False,
+        upscale_rate: int | None = None,
     ) -> None:
         super().__init__(keys, allow_missing_keys)
         if method not in LR_METHODS:
             raise ValueError(f"Unknown LR method {method!r}; choose one of {LR_METHODS}.")
-        if int(upscale_rate) < 1:
-            raise ValueError(f"upscale_rate must be a positive integer, got {upscale_rate}.")
+        if int(scale_factor) < 1:
+            raise ValueError(f"scale_factor must be a positive integer, got {scale_factor}.")
         self.hr_key = hr_key
-        self.upscale_rate = int(upscale_rate)
+        self.scale_factor = int(scale_factor)
         self.hr_spatial_size = None if hr_spatial_size is None else tuple(int(s) for s in hr_spatial_size)
         if self.hr_spatial_size is not None:
             self._check_divisible(self.hr_spatial_size)
         self.method = method
         self.label_keys = (label_keys,) if isinstance(label_keys, str) else tuple(label_keys)
         self.clip_range = None if clip_range is None else (float(clip_range[0]), float(clip_range[1]))
-        self.blur_sigma = blur_sigma if blur_sigma is not None else self.upscale_rate / 2
+        self.blur_sigma = blur_sigma if blur_sigma is not None else self.scale_factor / 2
 
     def _check_divisible(self, size: Sequence[int]) -> None:
-        if any(s % self.upscale_rate for s in size):
+        if any(s % self.scale_factor for s in size):
             raise ValueError(
-                f"The HR size {tuple(size)} is not divisible by the upscale rate {self.upscale_rate}; "
+                f"The HR size {tuple(size)} is not divisible by the upscale rate {self.scale_factor}; "
                 "choose an HR spatial size that is a multiple of the rate."
             )
 
@@ -192,17 +197,17 @@ class LowResolutionPaird(MapTransform):
     def _make_pair(self, img: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         hr_size = self.hr_spatial_size or tuple(int(s) for s in img.shape[-2:])
         self._check_divisible(hr_size)
-        lr_size = tuple(s // self.upscale_rate for s in hr_size)
+        lr_size = tuple(s // self.scale_factor for s in hr_size)
         antialias = self.method != "opencv"
         hr = resize_image(img, hr_size, antialias=antialias)
-        if self.upscale_rate == 1:
+        if self.scale_factor == 1:
             lr = hr.clone()
         elif self.method == "antialias":
             lr = resize_image(hr, lr_size, antialias=True)
         elif self.method == "opencv":
             lr = resize_image(img, lr_size, antialias=False)
         else:
-            lr = gaussian_downsample(_as_batch(hr), self.upscale_rate, self.blur_sigma)[0]
+            lr = gaussian_downsample(_as_batch(hr), self.scale_factor, self.blur_sigma)[0]
         return self._clip(hr), self._clip(lr)
 
     def __call__(self, data: Mapping[Hashable, torch.Tensor]) -> dict[Hashable, torch.Tensor]:

@@ -4,7 +4,8 @@
 A package whose names moved defines a module-level ``__getattr__`` that calls :func:`moved_attribute`, so that
 ``monai_ext.engines.SafeCheckpointLoader`` (attribute access, ``from ... import``, a bundle config's ``_target_``)
 still returns the very same object as ``monai_ext.handlers.SafeCheckpointLoader`` and warns once per call site. An
-old module kept as a thin re-export calls :func:`warn_moved_module` when it is imported.
+old module kept as a thin re-export calls :func:`warn_moved_module` when it is imported. A constructor argument that
+was renamed keeps its old keyword for one release through :func:`renamed_argument` (MONAI's ``deprecated_arg``).
 """
 
 from __future__ import annotations
@@ -15,7 +16,10 @@ import warnings
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["moved_attribute", "renamed_attribute", "warn_moved_module"]
+__all__ = ["moved_attribute", "renamed_argument", "renamed_attribute", "warn_moved_module"]
+
+#: the release in which the current deprecations started (old names are removed in the next one).
+DEPRECATED_SINCE = "0.1.0"
 
 
 def _message(old: str, new: str) -> str:
@@ -81,3 +85,25 @@ def renamed_attribute(module: str, name: str, renamed: Mapping[str, str]) -> Any
 def warn_moved_module(old_module: str, new_modules: str) -> None:
     """Warn (``FutureWarning``) that ``old_module`` is a thin re-export of ``new_modules`` kept for one release."""
     warnings.warn(_message(f"module {old_module}", new_modules), FutureWarning, stacklevel=3)
+
+
+def renamed_argument(old: str, new: str) -> Any:
+    """Decorator: keyword ``old`` of a function is accepted as ``new`` for one release, with a ``FutureWarning``.
+
+    MONAI's own mechanism (``monai.utils.deprecated_arg`` with ``new_name``), as MONAI renamed ``dimensions`` to
+    ``spatial_dims``: the decorated function keeps a parameter ``old`` (default None, otherwise ignored) so that the
+    signature still binds the old keyword; the value reaches ``new``. Passing both keeps ``new``.
+
+    Args:
+        old: the former keyword.
+        new: the keyword it was renamed to.
+    """
+    from monai.utils import deprecated_arg  # imported here: this module stays importable without torch
+
+    return deprecated_arg(
+        name=old,
+        new_name=new,
+        since=DEPRECATED_SINCE,
+        version_val=DEPRECATED_SINCE,
+        msg_suffix=f"Use `{new}` (MONAI's name); `{old}` will be removed in the next release.",
+    )

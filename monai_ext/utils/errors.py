@@ -35,6 +35,7 @@ USER_ERROR_NAMES = {
     "monai_ext.engines.folder_inference": {"FolderInferenceError"},
     "monai_ext.handlers.nonfinite": {"NonFiniteLossError"},
     "monai_ext.utils.checkpoint_io": {"CheckpointReadError", "UnsafeCheckpointError", "MissingWeightsError"},
+    "monai_ext.utils.options": {"RenamedOptionError"},
     "monai_ext.utils.paths": {"UnsafeOutputPathError"},
     "monai_ext.utils.run_paths": {"TrainingOutputError"},
 }

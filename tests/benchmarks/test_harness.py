@@ -71,9 +71,9 @@ def test_train_step_flops_by_hand():
 
 def test_meta_counts_equal_real_counts():
     torch.manual_seed(0)
-    real = DualStreamNet(base_channels=4, upscale_rate=2, fusion="mscg")
+    real = DualStreamNet(base_channels=4, scale_factor=2, fusion="mscg")
     with torch.device("meta"):
-        meta = DualStreamNet(base_channels=4, upscale_rate=2, fusion="mscg")
+        meta = DualStreamNet(base_channels=4, scale_factor=2, fusion="mscg")
     assert ptflops_macs(real, (3, 16, 24)) == ptflops_macs(meta, (3, 16, 24))
     x_real, x_meta = torch.randn(2, 3, 16, 24), torch.empty(2, 3, 16, 24, device="meta")
     assert flop_counter_flops(real, x_real) == flop_counter_flops(meta, x_meta)
@@ -103,7 +103,7 @@ def test_count_parameters_training_only_parts():
 
 
 def test_dual_stream_inference_params_equal_plain_unet():
-    net = DualStreamNet(base_channels=4, upscale_rate=2, fusion="mscg")
+    net = DualStreamNet(base_channels=4, scale_factor=2, fusion="mscg")
     counts = count_parameters(net, DUAL_STREAM_TRAINING_ONLY)
     assert counts["inference"] == sum(p.numel() for p in BaselineUNet(base_channels=4).parameters())
     extra = sum(p.numel() for m in (net.sr_decoder, net.sr_head, net.feature_fusion) for p in m.parameters())

@@ -19,7 +19,7 @@ def test_degrade_is_the_antialiased_bicubic_downsampling_of_the_sr_stages():
     lr = qsd.degrade(images, 2)
     assert lr.shape == (3, 3, 8, 8)
     for image, low in zip(images, lr):
-        expected = LowResolutionPaird(hr_key=None, upscale_rate=2, clip_range=(0, 1))({"image": image})["image"]
+        expected = LowResolutionPaird(hr_key=None, scale_factor=2, clip_range=(0, 1))({"image": image})["image"]
         torch.testing.assert_close(low, expected)
     torch.testing.assert_close(qsd.degrade(images, 1), images)
 

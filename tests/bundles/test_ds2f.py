@@ -67,7 +67,7 @@ def test_inference_network_matches_training_network():
     train = json.loads((CONFIGS / "train.json").read_text())
     inference = json.loads((CONFIGS / "inference.json").read_text())
     assert inference["network_def"] == train["network_def"]
-    for key in ("num_classes", "in_channels", "upscale_rate", "hr_spatial_size", "lr_method", "intensity_range",
+    for key in ("num_classes", "in_channels", "scale_factor", "hr_spatial_size", "lr_method", "intensity_range",
                 "backbone", "fusion", "super_resolution", "base_channels", "foreground_prior", "mscg_attention"):
         assert inference[key] == train[key], key
 
@@ -75,7 +75,7 @@ def test_inference_network_matches_training_network():
 @pytest.mark.parametrize("ablation", ABLATIONS, ids=[p.stem for p in ABLATIONS])
 def test_ablation_config_trains_two_iterations(tmp_path, ablation):
     overrides = _tiny_overrides(tmp_path, max_epochs=2)
-    if json.loads(ablation.read_text()).get("upscale_rate") == 1:
+    if json.loads(ablation.read_text()).get("scale_factor") == 1:
         overrides["hr_spatial_size"] = [16, 16]
     workflow = _run([CONFIGS / "train.json", ablation], **overrides)
     trainer = workflow.parser.get_parsed_content("train#trainer")
@@ -183,7 +183,7 @@ def test_outputs_stay_inside_the_bundle_folder(trained_bundle):
 def _expected_probabilities(net: torch.nn.Module, image_path: str) -> torch.Tensor:
     image = {"image": load_fundus_image(image_path)}
     image = IntensityRanged(keys="image", out_range=(-1, 1))(image)
-    image = LowResolutionPaird(upscale_rate=2, hr_spatial_size=HR, clip_range=(-1, 1))(image)
+    image = LowResolutionPaird(scale_factor=2, hr_spatial_size=HR, clip_range=(-1, 1))(image)
     with torch.no_grad():
         return torch.softmax(net(image["image"].as_tensor()[None].float()), 1)
 

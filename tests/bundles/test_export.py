@@ -29,9 +29,9 @@ BUNDLE_IDS = [b.name for b in BUNDLES]
 SMALL_NETWORKS = {
     "ds2f": {"base_channels": 8},
     "ss_maf": {"base_channels": 8},
-    "saliency_sr": {"num_channels": 16, "num_res_blocks": 2},
+    "saliency_sr": {"features": 16, "num_res_blocks": 2},
     # no fixed-shape reference bank: a filled bank ties the network to its training size, the toy one takes any size
-    "sai_diagnosis": {"upscale_factor": 2, "lr_image_size": []},
+    "sai_diagnosis": {"scale_factor": 2, "lr_image_size": []},
 }
 RTOL, ATOL = 1e-4, 1e-5
 

@@ -137,7 +137,7 @@ def chained_root(chain) -> Path:
 def test_teacher_stage_writes_recursive_mrcnet(chain):
     parser = chain["train_sr"].parser
     network = parser.get_parsed_content("network")
-    assert network.num_recursions == 3 and network.upscale_factor == 2
+    assert network.num_recursions == 3 and network.scale_factor == 2
     assert parser.get_parsed_content("train#trainer").state.iteration == 1  # 2 tiles, batch 2, 1 epoch
     psnr = parser.get_parsed_content("validate#evaluator").state.metrics["val_psnr"]
     assert np.isfinite(psnr) and psnr > 10.0
@@ -153,7 +153,7 @@ def test_distill_stage_initialises_student_from_teacher(chained_root):
     assert student.keys() == teacher.keys() == student_init.keys()
     assert all(torch.equal(student_init[k], teacher[k]) for k in teacher)
     assert any(not torch.equal(student[k], teacher[k]) for k in teacher)
-    MRCNet(3, 3, upscale_factor=2, num_recursions=1).load_state_dict(student, strict=True)
+    MRCNet(3, 3, scale_factor=2, num_recursions=1).load_state_dict(student, strict=True)
 
 
 def test_distill_stage_runs_both_phases(chain):
@@ -213,7 +213,7 @@ def test_evaluate_matches_metric_functions(chained_root, tmp_path):
     _run(["train.json", "evaluate.json"], root, **override)
     report = json.loads((root / "eval" / "metrics.json").read_text())
 
-    net = SAIFramework(3, 2, upscale_factor=2, widen_factor=WIDEN)
+    net = SAIFramework(3, 2, scale_factor=2, widen_factor=WIDEN)
     net.load_state_dict(_state(root / "models" / "model.pt"))
     net.eval()
     images = torch.stack([_load_input(d["image"]) for d in items["test"]])
@@ -248,7 +248,7 @@ def test_inference_writes_probabilities_and_failure_report(chained_root, tmp_pat
         rows = list(csv.reader(stream))
     assert rows[0] == ["file", "prob_normal", "prob_tumour"]
     assert len(rows) == 1 + len(items)
-    net = SAIFramework(3, 2, upscale_factor=2, widen_factor=WIDEN)
+    net = SAIFramework(3, 2, scale_factor=2, widen_factor=WIDEN)
     net.load_state_dict(_state(chained_root / "models" / "model.pt"))
     net.eval()
     by_name = {Path(r[0]).name: np.asarray(r[1:], dtype=float) for r in rows[1:]}
@@ -363,7 +363,7 @@ def test_cadcap_override(tmp_path):
     assert _parsed_lists(["train.json", "datasets/cadcap.json"], tmp_path, **options) == holdout
     assert _parsed_lists(["train.json", "evaluate.json", "datasets/cadcap.json"], tmp_path, **options) == holdout
     net = workflow.parser.get_parsed_content("network_def")
-    assert net.sr_network.upscale_factor == 4
+    assert net.sr_network.scale_factor == 4
     assert net.diagnosis.lr_head.out_features == 3
 
 

@@ -51,7 +51,7 @@ SEG = str(CONFIGS / "train_downstream_seg.json")
 EVALUATE = str(CONFIGS / "evaluate.json")
 INFERENCE = str(CONFIGS / "inference.json")
 
-GEN = {"num_res_blocks": 1, "num_channels": 8}
+GEN = {"num_res_blocks": 1, "features": 8}
 TINY = {
     **GEN,
     "disc_channels": 4,
@@ -87,7 +87,7 @@ def _params(state: dict) -> dict[str, torch.Tensor]:
 def test_config_networks_cascade_x2_stages_and_take_any_size(factor):
     parser = ConfigParser()
     parser.read_config(TRAIN)
-    parser.update({"upscale_rate": factor, "device": "cpu", **GEN, "disc_channels": 4})
+    parser.update({"scale_factor": factor, "device": "cpu", **GEN, "disc_channels": 4})
     generator = parser.get_parsed_content("network_def")
     assert len(generator.stages) == int(np.log2(factor))  # x2 up-stages cascaded to the factor
     with torch.no_grad():

@@ -24,7 +24,7 @@ CONFIGS = BUNDLE / "configs"
 TRAIN_CHAIN = [str(CONFIGS / "train.json"), str(CONFIGS / "train_chain.json")]
 EVALUATE_CHAIN = [str(CONFIGS / f) for f in ("train.json", "evaluate.json", "evaluate_chain.json")]
 
-GEN = {"num_res_blocks": 1, "num_channels": 8}
+GEN = {"num_res_blocks": 1, "features": 8}
 TINY = {
     **GEN,
     "disc_channels": 4,

@@ -1,7 +1,7 @@
 # Copyright (c) 2026 The monai_ext authors. Licensed under the Apache License, Version 2.0.
 """End-to-end tests of the SS-MAF bundle (``bundles/ss_maf``) through ``monai.bundle`` with tiny overrides.
 
-The parameter counts of ``MAF(64, 64)`` (10,216) and of the SS-MAF U-Net (39.187 M) are tested on the classes in
+The parameter counts of ``MAF(2, 64, 64)`` (10,216) and of the SS-MAF U-Net (39.187 M) are tested on the classes in
 ``tests/networks``; here the paper config must build that network.
 """
 
@@ -85,7 +85,7 @@ def test_inference_network_matches_training_network():
     train = json.loads((CONFIGS / "train.json").read_text())
     inference = json.loads((CONFIGS / "inference.json").read_text())
     assert inference["network_def"] == train["network_def"]
-    for key in ("num_classes", "in_channels", "upscale_rate", "hr_spatial_size", "lr_method", "intensity_range",
+    for key in ("num_classes", "in_channels", "scale_factor", "hr_spatial_size", "lr_method", "intensity_range",
                 "backbone", "fusion", "super_resolution", "base_channels", "foreground_prior"):
         assert inference[key] == train[key], key
 
@@ -114,7 +114,7 @@ def test_default_network_is_ss_maf_and_eval_returns_only_the_hr_segmentation():
 
 def test_paper_config_is_the_papers_network_and_schedule():
     parser = _parser("train.json", "paper.json", "datasets/idrid.json")
-    assert parser["hr_spatial_size"] == [960, 1440] and parser["upscale_rate"] == 2  # LR 720x480 -> HR 1440x960
+    assert parser["hr_spatial_size"] == [960, 1440] and parser["scale_factor"] == 2  # LR 720x480 -> HR 1440x960
     assert parser.get_parsed_content("train_hr_spatial_size") == [960, 1440]  # whole images, no crop
     assert parser["max_epochs"] == 300 and parser["learning_rate"] == 0.01 and parser["lr_scheduler"]["power"] == 0.9
     assert parser["optimizer"]["nesterov"] is True and parser["optimizer"]["momentum"] == 0.9
@@ -168,7 +168,7 @@ def test_ablation_config_trains_two_iterations(tmp_path, ablation):
     trainer = workflow.parser.get_parsed_content("train#trainer")
     assert trainer.state.iteration == 2  # 2 images, batch 1, 1 epoch
     net = workflow.parser.get_parsed_content("network")
-    assert net.upscale_rate == rate and (net.sr_decoder is not None) == has_sr
+    assert net.scale_factor == rate and (net.sr_decoder is not None) == has_sr
     fusion_module = net.output_fusion if fusion is FIM else net.feature_fusion  # FIM fuses outputs, not features
     assert (fusion_module is None) if fusion is None else isinstance(fusion_module, fusion)
     last = workflow.parser.get_parsed_content("loss").last_terms

@@ -33,8 +33,8 @@ BUNDLE_IDS = [b.name for b in BUNDLES]
 SMALL_NETWORKS = {
     "ds2f": {"base_channels": 8},
     "ss_maf": {"base_channels": 8},
-    "saliency_sr": {"num_channels": 16, "num_res_blocks": 2},
-    "sai_diagnosis": {"upscale_factor": 2},
+    "saliency_sr": {"features": 16, "num_res_blocks": 2},
+    "sai_diagnosis": {"scale_factor": 2},
 }
 #: required keys of the official meta_schema_20240725.json.
 REQUIRED_KEYS_20240725 = [

@@ -37,7 +37,7 @@ def test_gaussian_downsample_matches_lr_transform():
     lr = gaussian_downsample(hr, 4)
     assert lr.shape == (2, 3, 4, 6)
     for n in range(2):
-        expected = LowResolutionPaird(keys="image", upscale_rate=4, method="gaussian")({"image": hr[n]})["image"]
+        expected = LowResolutionPaird(keys="image", scale_factor=4, method="gaussian")({"image": hr[n]})["image"]
         torch.testing.assert_close(lr[n], expected)
     torch.testing.assert_close(gaussian_downsample(torch.full((1, 1, 8, 8), 0.3), 2), torch.full((1, 1, 4, 4), 0.3))
     with pytest.raises(ValueError, match="divisible"):
@@ -53,7 +53,7 @@ def test_prepare_batch_modes():
     lr, _ = SRPrepareBatch(scale_factor=2)(batch)
     torch.testing.assert_close(lr, gaussian_downsample(batch["hr_image"], 2))
     # cascade stage 2 of 2: input = frozen stage 1 applied to LR (x4 down), target = HR
-    stage1 = SRGenerator(scale_factor=2, num_channels=4, num_res_blocks=1).eval()
+    stage1 = SRGenerator(scale_factor=2, features=4, num_res_blocks=1).eval()
     lr, hr = SRPrepareBatch(scale_factor=4, input_network=stage1)(batch)
     assert lr.shape == (2, 3, 8, 8) and not lr.requires_grad
     # cascade stage 1 of 2: target = HR downsampled by 2
@@ -114,8 +114,8 @@ def _loader(n=4):
 
 
 def _networks():
-    g = SRGenerator(scale_factor=2, num_channels=8, num_res_blocks=1)
-    d = SRDiscriminator(num_channels=8, hidden_features=16)
+    g = SRGenerator(scale_factor=2, features=8, num_res_blocks=1)
+    d = SRDiscriminator(base_channels=8, hidden_features=16)
     return g, d
 
 

@@ -12,7 +12,7 @@ import torch
 from monai_ext.engines import SRChainTrainer, chain_target_factor, gaussian_downsample
 from monai_ext.networks import CascadedSRGenerator, SRGenerator
 
-GEN = functools.partial(SRGenerator, scale_factor=2, num_channels=4, num_res_blocks=1)
+GEN = functools.partial(SRGenerator, scale_factor=2, features=4, num_res_blocks=1)
 
 
 def _loader(factor: int, size: int = 32, batches: int = 2) -> list[dict[str, torch.Tensor]]:

@@ -67,8 +67,8 @@ def test_teacher_is_detached_and_gradcheck():
 
 def test_with_mrcnet_student_and_teacher():
     torch.manual_seed(0)
-    teacher = MRCNet(upscale_factor=2, num_recursions=3).eval()
-    student = MRCNet(upscale_factor=2, num_recursions=1).train()
+    teacher = MRCNet(scale_factor=2, num_recursions=3).eval()
+    student = MRCNet(scale_factor=2, num_recursions=1).train()
     student.load_state_dict(teacher.state_dict())
     x, hr = torch.rand(2, 3, 8, 8), torch.rand(2, 3, 16, 16)
     with torch.no_grad():

@@ -37,7 +37,7 @@ def test_reductions():
 
 def test_on_a_real_mrcnet_output():
     torch.manual_seed(0)
-    network = MRCNet(upscale_factor=2, num_recursions=2, features=8, head_features=8, num_stages=1, num_blocks=1)
+    network = MRCNet(scale_factor=2, num_recursions=2, features=8, head_features=8, num_stages=1, num_blocks=1)
     lr, hr = torch.rand(1, 3, 8, 8), torch.rand(1, 3, 16, 16)
     output = network(lr)
     assert len(output["sr_steps"]) >= 2

@@ -58,7 +58,7 @@ def test_baseline_conv_macs(full_baseline):
 
 def test_sr_head_parameter_count():
     with torch.device("meta"):
-        model = DualStreamNet(backbone="deeplabv3plus", upscale_rate=2, fusion="mscg")
+        model = DualStreamNet(backbone="deeplabv3plus", scale_factor=2, fusion="mscg")
     assert sum(p.numel() for p in model.sr_head.parameters()) == 431_488
     assert sum(p.numel() for p in model.sr_decoder.parameters()) == 1_303_600
 

@@ -57,10 +57,10 @@ def full_models():
     with torch.device("meta"):
         return {
             "unet": BaselineUNet().eval(),
-            "ds2f": DualStreamNet(fusion="mscg", upscale_rate=2).eval(),
-            "ss_maf": DualStreamNet(fusion="maf", upscale_rate=2).eval(),
-            "supervessel": DualStreamNet(fusion="fim", upscale_rate=2).eval(),
-            "no_fusion": DualStreamNet(fusion="none", upscale_rate=2).eval(),
+            "ds2f": DualStreamNet(fusion="mscg", scale_factor=2).eval(),
+            "ss_maf": DualStreamNet(fusion="maf", scale_factor=2).eval(),
+            "supervessel": DualStreamNet(fusion="fim", scale_factor=2).eval(),
+            "no_fusion": DualStreamNet(fusion="none", scale_factor=2).eval(),
         }
 
 
@@ -106,7 +106,7 @@ def test_inference_ptflops_from_spec(full_models, name):
 @pytest.mark.parametrize("rate,size", [(1, (32, 48)), (2, (27, 35)), (4, (21, 16)), (8, (11, 13))])
 def test_output_shapes(backbone, rate, size):
     torch.manual_seed(0)
-    model = small(backbone, fusion="mscg", upscale_rate=rate)
+    model = small(backbone, fusion="mscg", scale_factor=rate)
     x = torch.randn(2, 3, *size)
     hr = (size[0] * rate, size[1] * rate)
     outputs = model(x)
@@ -125,7 +125,7 @@ def test_output_shapes(backbone, rate, size):
 @pytest.mark.parametrize("fusion", ["none", "mscg", "maf", "fim"])
 def test_train_keys_and_eval_skips_sr_stream(backbone, fusion):
     torch.manual_seed(0)
-    model = small(backbone, fusion=fusion, upscale_rate=2)
+    model = small(backbone, fusion=fusion, scale_factor=2)
     x = torch.randn(2, 3, 24, 20)
     outputs = model(x)
     assert set(outputs) == {"seg", "sr"} | FUSED_KEYS[fusion]
@@ -149,8 +149,8 @@ def test_train_keys_and_eval_skips_sr_stream(backbone, fusion):
 
 def test_unet_interp_baseline_upsamples_logits():
     torch.manual_seed(0)
-    plain = small(upscale_rate=1, super_resolution=False).eval()
-    interp = small(upscale_rate=2, super_resolution=False).eval()
+    plain = small(scale_factor=1, super_resolution=False).eval()
+    interp = small(scale_factor=2, super_resolution=False).eval()
     interp.load_state_dict(plain.state_dict())
     x = torch.randn(2, 3, 19, 26)
     with torch.no_grad():
@@ -164,7 +164,7 @@ def test_unet_interp_baseline_upsamples_logits():
 def test_fused_features_use_the_same_heads(backbone):
     """With MSCG's output gates zeroed the fused features equal the plain ones, so shared heads give equal outputs."""
     torch.manual_seed(0)
-    model = small(backbone, fusion="mscg", upscale_rate=2)
+    model = small(backbone, fusion="mscg", scale_factor=2)
     fusion = model.feature_fusion
     for gate in (fusion.gate_sr, fusion.gate_seg):
         nn.init.zeros_(gate.weight)
@@ -178,7 +178,7 @@ def test_fused_features_use_the_same_heads(backbone):
 def test_maf_saturated_attention_doubles_features():
     """MAF attention forced to 1 gives fused = 2 x features; the shared 1x1 seg head is then 2 W f + b."""
     torch.manual_seed(0)
-    model = small(fusion="maf", upscale_rate=1)
+    model = small(fusion="maf", scale_factor=1)
     for att in (model.feature_fusion.sr_attention[0], model.feature_fusion.seg_attention[0]):
         nn.init.zeros_(att.weight)
         nn.init.constant_(att.bias, 100.0)
@@ -191,7 +191,7 @@ def test_maf_saturated_attention_doubles_features():
 @pytest.mark.parametrize("residual", [True, False])
 def test_fim_works_on_outputs(residual):
     torch.manual_seed(0)
-    model = small(fusion="fim", upscale_rate=2, fim_residual=residual)
+    model = small(fusion="fim", scale_factor=2, fim_residual=residual)
     outputs = model(torch.randn(2, 3, 14, 15))
     att = model.output_fusion.attention(outputs["sr"], outputs["seg"])
     expected = att * outputs["seg"] + outputs["seg"] if residual else att * outputs["seg"]
@@ -205,7 +205,7 @@ def seg_side_grads(fusion: MSCG) -> list:
 @pytest.mark.parametrize("backbone,use_fused_seg", [("unet", True), ("deeplabv3plus", True), ("deeplabv3plus", False)])
 def test_gradients_reach_fusion_seg_side(backbone, use_fused_seg):
     torch.manual_seed(0)
-    model = small(backbone, fusion="mscg", upscale_rate=2, use_fused_seg=use_fused_seg)
+    model = small(backbone, fusion="mscg", scale_factor=2, use_fused_seg=use_fused_seg)
     outputs = model(torch.randn(2, 3, 20, 20))
     sum(v.square().mean() for v in outputs.values()).backward()
     fusion = model.feature_fusion
@@ -221,7 +221,7 @@ def test_gradients_reach_fusion_seg_side(backbone, use_fused_seg):
 @pytest.mark.parametrize("backbone", ["unet", "deeplabv3plus"])
 def test_torchscript_trace_and_script(backbone):
     torch.manual_seed(0)
-    model = small(backbone, fusion="mscg", upscale_rate=2).eval()
+    model = small(backbone, fusion="mscg", scale_factor=2).eval()
     x = torch.randn(2, 3, 25, 30)
     with torch.no_grad():
         eager = model(x)
@@ -239,7 +239,7 @@ def test_torchscript_trace_and_script(backbone):
 @pytest.mark.parametrize("backbone", ["unet", "deeplabv3plus"])
 def test_channels_last_input(backbone):
     torch.manual_seed(0)
-    model = small(backbone, fusion="maf", upscale_rate=2).eval()
+    model = small(backbone, fusion="maf", scale_factor=2).eval()
     x = torch.randn(2, 3, 22, 26)
     with torch.no_grad():
         torch.testing.assert_close(model(x.contiguous(memory_format=torch.channels_last)), model(x))
@@ -249,7 +249,7 @@ def test_channels_last_input(backbone):
 
 def test_dropout_before_seg_head():
     torch.manual_seed(0)
-    model = small(upscale_rate=2, dropout=0.3)
+    model = small(scale_factor=2, dropout=0.3)
     assert isinstance(model.seg_head.dropout, nn.Dropout) and model.seg_head.dropout.p == 0.3
     model.eval()
     x = torch.randn(2, 3, 12, 12)
@@ -257,7 +257,7 @@ def test_dropout_before_seg_head():
 
 
 def test_three_dimensional_network():
-    model = DualStreamNet(spatial_dims=3, base_channels=2, fusion="mscg", upscale_rate=2, fusion_hidden_channels=8)
+    model = DualStreamNet(spatial_dims=3, base_channels=2, fusion="mscg", scale_factor=2, fusion_hidden_channels=8)
     outputs = model(torch.randn(2, 3, 9, 10, 11))
     assert outputs["seg"].shape == (2, 2, 18, 20, 22) and outputs["fused_sr"].shape == (2, 3, 18, 20, 22)
 
@@ -267,9 +267,9 @@ def test_three_dimensional_network():
     [
         ({"backbone": "resnet"}, "backbone"),
         ({"fusion": "cagl"}, "fusion"),
-        ({"upscale_rate": 0}, "upscale_rate"),
-        ({"upscale_rate": 1.5}, "upscale_rate"),
-        ({"upscale_rate": True}, "upscale_rate"),
+        ({"scale_factor": 0}, "scale_factor"),
+        ({"scale_factor": 1.5}, "scale_factor"),
+        ({"scale_factor": True}, "scale_factor"),
         ({"fusion": "mscg", "super_resolution": False}, "super_resolution"),
         ({"mscg_attention": "spatial", "fusion": "mscg"}, "attention"),
     ],

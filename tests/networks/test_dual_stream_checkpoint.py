@@ -21,7 +21,7 @@ TRAINING_ONLY = ("sr_decoder", "sr_head", "feature_fusion", "output_fusion")
 
 def tiny(backbone: str = "unet", **kwargs) -> DualStreamNet:
     kwargs.setdefault("base_channels", 8 if backbone == "unet" else 4)
-    return DualStreamNet(backbone=backbone, upscale_rate=2, **kwargs).double()
+    return DualStreamNet(backbone=backbone, scale_factor=2, **kwargs).double()
 
 
 def weighted_loss(outputs: dict[str, torch.Tensor]) -> torch.Tensor:

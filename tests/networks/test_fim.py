@@ -31,14 +31,14 @@ def reference_attention(model: FIM, sr: torch.Tensor, seg: torch.Tensor) -> torc
 
 
 def test_fim_parameter_count():
-    assert sum(p.numel() for p in FIM(3, 2).parameters()) == 593 == fim_params(3, 2)
-    assert sum(p.numel() for p in FIM(3, 5).parameters()) == fim_params(3, 5)
+    assert sum(p.numel() for p in FIM(2, 3, 2).parameters()) == 593 == fim_params(3, 2)
+    assert sum(p.numel() for p in FIM(2, 3, 5).parameters()) == fim_params(3, 5)
 
 
 @pytest.mark.parametrize("residual", [True, False])
 def test_fim_matches_reference(residual):
     torch.manual_seed(0)
-    model = FIM(3, 2, residual=residual)
+    model = FIM(2, 3, 2, residual=residual)
     sr, seg = torch.randn(2, 3, 17, 14), torch.randn(2, 2, 17, 14)
     att = reference_attention(model, sr, seg)
     assert att.shape == (2, 1, 17, 14) and bool(((att > 0) & (att < 1)).all())
@@ -49,7 +49,7 @@ def test_fim_matches_reference(residual):
 
 def test_fim_gradients_and_script():
     torch.manual_seed(0)
-    model = FIM(3, 2)
+    model = FIM(2, 3, 2)
     sr, seg = torch.randn(2, 3, 12, 12), torch.randn(2, 2, 12, 12)
     model(sr, seg).square().mean().backward()
     for name, p in model.named_parameters():
@@ -58,4 +58,4 @@ def test_fim_gradients_and_script():
 
 
 def test_fim_3d():
-    assert FIM(3, 2, spatial_dims=3)(torch.randn(1, 3, 4, 5, 6), torch.randn(1, 2, 4, 5, 6)).shape == (1, 2, 4, 5, 6)
+    assert FIM(3, 3, 2)(torch.randn(1, 3, 4, 5, 6), torch.randn(1, 2, 4, 5, 6)).shape == (1, 2, 4, 5, 6)

@@ -44,7 +44,7 @@ def test_espcn_3d_shape():
 
 def test_espcn_invalid_rate():
     for rate in (0, -2, 1.5):
-        with pytest.raises(ValueError, match="upscale_rate"):
+        with pytest.raises(ValueError, match="scale_factor"):
             ESPCNHead(2, 8, 3, rate)
 
 
@@ -102,7 +102,7 @@ def test_dual_stream_net_passes_foreground_prior_to_the_shared_head():
     from monai_ext.networks import BaselineUNet, DualStreamNet
 
     for net in (
-        DualStreamNet(in_channels=1, upscale_rate=2, fusion="maf", base_channels=4, foreground_prior=0.01),
+        DualStreamNet(in_channels=1, scale_factor=2, fusion="maf", base_channels=4, foreground_prior=0.01),
         BaselineUNet(in_channels=1, base_channels=4, foreground_prior=0.01),
     ):
         bias = net.seg_head.conv.bias.detach()

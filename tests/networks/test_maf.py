@@ -35,13 +35,13 @@ def reference_maf(model: MAF, sr: torch.Tensor, seg: torch.Tensor) -> tuple[torc
 
 
 def test_maf_64_parameter_count():
-    model = MAF(64, 64)
+    model = MAF(2, 64, 64)
     assert sum(p.numel() for p in model.parameters()) == 10_216 == maf_params(64, 64)
 
 
 @pytest.mark.parametrize("channels", [(256, 256), (12, 4)])
 def test_maf_parameter_formula(channels):
-    assert sum(p.numel() for p in MAF(*channels).parameters()) == maf_params(*channels)
+    assert sum(p.numel() for p in MAF(2, *channels).parameters()) == maf_params(*channels)
 
 
 def test_ssc_branches():
@@ -57,7 +57,7 @@ def test_ssc_branches():
 
 def test_maf_matches_reference():
     torch.manual_seed(0)
-    model = MAF(6, 10, hidden_channels=16).eval()
+    model = MAF(2, 6, 10, hidden_channels=16).eval()
     norm = model.ssc.norm
     norm.running_mean.uniform_(-0.5, 0.5)
     norm.running_var.uniform_(0.5, 1.5)
@@ -71,7 +71,7 @@ def test_maf_matches_reference():
 def test_maf_output_between_input_and_twice_input():
     # att in (0, 1) so att * x + x lies between x and 2x
     torch.manual_seed(0)
-    model = MAF(8, 8, hidden_channels=16)
+    model = MAF(2, 8, 8, hidden_channels=16)
     sr, seg = torch.rand(2, 8, 6, 6) + 0.1, torch.rand(2, 8, 6, 6) + 0.1
     for out, x in zip(model(sr, seg), (sr, seg)):
         assert bool((out > x).all()) and bool((out < 2 * x).all())
@@ -79,7 +79,7 @@ def test_maf_output_between_input_and_twice_input():
 
 def test_maf_gradients_and_script():
     torch.manual_seed(0)
-    model = MAF(8, 8, hidden_channels=16)
+    model = MAF(2, 8, 8, hidden_channels=16)
     sr, seg = torch.randn(2, 8, 10, 10), torch.randn(2, 8, 10, 10)
     out_sr, out_seg = model(sr, seg)
     (out_sr.square().mean() + out_seg.square().mean()).backward()

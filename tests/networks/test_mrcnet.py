@@ -30,9 +30,9 @@ def _flops(model: torch.nn.Module, shape: tuple[int, ...]) -> int:
 @pytest.fixture(scope="module")
 def full_size_counts():
     with torch.device("meta"):
-        student = MRCNet(upscale_factor=4, num_recursions=1)
-        teacher = MRCNet(upscale_factor=4, num_recursions=3)
-        student_x2 = MRCNet(upscale_factor=2, num_recursions=1)
+        student = MRCNet(scale_factor=4, num_recursions=1)
+        teacher = MRCNet(scale_factor=4, num_recursions=3)
+        student_x2 = MRCNet(scale_factor=2, num_recursions=1)
     return {
         "student_params": _num_params(student),
         "teacher_params": _num_params(teacher),
@@ -72,7 +72,7 @@ def test_drop_unused_final_rcf():
 @pytest.mark.parametrize("scale", [2, 4])
 def test_output_dict_shapes_and_eval_tensor(scale):
     torch.manual_seed(0)
-    model = MRCNet(upscale_factor=scale, num_recursions=2)
+    model = MRCNet(scale_factor=scale, num_recursions=2)
     x = torch.rand(2, 3, 9, 11)  # odd sizes: the global path is ceil(H/2)
     out = model.train()(x)
     assert out["sr"].shape == (2, 3, 9 * scale, 11 * scale)
@@ -191,7 +191,7 @@ def test_feedback_cell_state_update():
 
 def test_optimisation_step_changes_parameters():
     torch.manual_seed(0)
-    model = MRCNet(upscale_factor=2)
+    model = MRCNet(scale_factor=2)
     before = {n: p.detach().clone() for n, p in model.named_parameters()}
     optimiser = torch.optim.Adam(model.parameters(), lr=1e-3)
     x, hr = torch.rand(2, 3, 8, 8), torch.rand(2, 3, 16, 16)
@@ -205,7 +205,7 @@ def test_optimisation_step_changes_parameters():
 
 @pytest.mark.parametrize(
     "kwargs, match",
-    [({"upscale_factor": 3}, "upscale_factor"), ({"num_recursions": 0}, "num_recursions"),
+    [({"scale_factor": 3}, "scale_factor"), ({"num_recursions": 0}, "num_recursions"),
      ({"out_channels": 1}, "out_channels")],
 )
 def test_invalid_arguments(kwargs, match):

@@ -70,20 +70,20 @@ def reference_mscg(model: MSCG, sr: torch.Tensor, seg: torch.Tensor, attention: 
 
 @pytest.mark.parametrize("attention", ["channel", "pixel"])
 def test_mscg_64_parameter_count(attention):
-    model = MSCG(64, 64, attention=attention)
+    model = MSCG(2, 64, 64, attention=attention)
     assert sum(p.numel() for p in model.parameters()) == 18_296 == mscg_params(64, 64)
 
 
 @pytest.mark.parametrize("channels", [(256, 256), (16, 8), (3, 2)])
 def test_mscg_parameter_formula(channels):
-    model = MSCG(*channels)
+    model = MSCG(2, *channels)
     assert sum(p.numel() for p in model.parameters()) == mscg_params(*channels)
 
 
 @pytest.mark.parametrize("attention", ["channel", "pixel"])
 def test_mscg_matches_reference(attention):
     torch.manual_seed(0)
-    model = MSCG(6, 10, hidden_channels=16, attention=attention).eval()
+    model = MSCG(2, 6, 10, hidden_channels=16, attention=attention).eval()
     randomize_bn(model)
     sr, seg = torch.randn(2, 6, 13, 11), torch.randn(2, 10, 13, 11)
     out_sr, out_seg = model(sr, seg)
@@ -115,7 +115,7 @@ def test_msconv_branches():
 
 def test_mscg_gradients_reach_every_parameter_and_script():
     torch.manual_seed(0)
-    model = MSCG(8, 8, hidden_channels=16)
+    model = MSCG(2, 8, 8, hidden_channels=16)
     sr, seg = torch.randn(2, 8, 10, 10), torch.randn(2, 8, 10, 10)
     out_sr, out_seg = model(sr, seg)
     (out_sr.square().mean() + out_seg.square().mean()).backward()
@@ -128,14 +128,14 @@ def test_mscg_gradients_reach_every_parameter_and_script():
 
 
 def test_mscg_3d_shapes():
-    model = MSCG(4, 4, hidden_channels=16, spatial_dims=3)
+    model = MSCG(3, 4, 4, hidden_channels=16)
     out_sr, out_seg = model(torch.randn(2, 4, 3, 4, 5), torch.randn(2, 4, 3, 4, 5))
     assert out_sr.shape == out_seg.shape == (2, 4, 3, 4, 5)
 
 
 def test_invalid_arguments():
     with pytest.raises(ValueError, match="attention"):
-        MSCG(8, 8, attention="spatial")
+        MSCG(2, 8, 8, attention="spatial")
     with pytest.raises(ValueError, match="divisible"):
         MSConv(2, 30, groups=4)
     with pytest.raises(ValueError, match="reduction"):

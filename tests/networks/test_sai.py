@@ -22,7 +22,7 @@ def full_size_counts():
     batch = 2  # the SAI matmuls grow with the batch; the published per-sample figures are for a batch of 2
     # the published figures were measured on the released code, whose eval-mode SAI mixes the samples of the batch
     with torch.device("meta"):
-        framework = SAIFramework(num_classes=3, upscale_factor=4, eval_interaction="batch")
+        framework = SAIFramework(num_classes=3, scale_factor=4, eval_interaction="batch")
         diag_pcam = SAIDiagnosisNet(num_classes=2, eval_interaction="batch")
         lr, sr, lr_pcam, sr_pcam = (torch.empty(batch, 3, s, s) for s in (128, 512, 96, 192))
     counts = {
@@ -157,9 +157,9 @@ def test_backbone_weights_from_local_torchvision_format_file(tmp_path):
 
 def test_framework_sr_weights_and_parameter_groups(tmp_path):
     torch.manual_seed(0)
-    student = MRCNet(upscale_factor=2)
+    student = MRCNet(scale_factor=2)
     torch.save({"state_dict": student.state_dict()}, tmp_path / "student.pt")
-    framework = SAIFramework(num_classes=2, upscale_factor=2, sr_weights_path=tmp_path / "student.pt")
+    framework = SAIFramework(num_classes=2, scale_factor=2, sr_weights_path=tmp_path / "student.pt")
     torch.testing.assert_close(framework.sr_network.head.conv1.conv.weight, student.head.conv1.conv.weight)
     groups = framework.parameter_groups(lr=5e-4, weight_decay=1e-5)
     assert [g["lr"] for g in groups] == pytest.approx([5e-4, 5e-6])
@@ -168,12 +168,12 @@ def test_framework_sr_weights_and_parameter_groups(tmp_path):
     assert ids[0] | ids[1] == {id(p) for p in framework.parameters()}
     assert ids[1] == {id(p) for p in framework.sr_network.parameters()}
     with pytest.raises(ValueError, match="student.pt"):
-        SAIFramework(num_classes=2, upscale_factor=4, sr_weights_path=tmp_path / "student.pt")
+        SAIFramework(num_classes=2, scale_factor=4, sr_weights_path=tmp_path / "student.pt")
 
 
 def test_framework_optimisation_step():
     torch.manual_seed(0)
-    framework = SAIFramework(num_classes=2, upscale_factor=2).train()
+    framework = SAIFramework(num_classes=2, scale_factor=2).train()
     x, labels = torch.rand(2, 3, 32, 32), torch.tensor([0, 1])
     out = framework(x)
     assert out["sr"].shape == (2, 3, 64, 64)
@@ -230,7 +230,7 @@ def test_widen_factor_refuses_standard_resnet_weights(tmp_path):
 
 def test_frozen_sr_network_gets_no_gradient_and_no_optimiser_group():
     torch.manual_seed(0)
-    net = SAIFramework(3, 2, upscale_factor=2, widen_factor=0.25, freeze_sr_network=True)
+    net = SAIFramework(3, 2, scale_factor=2, widen_factor=0.25, freeze_sr_network=True)
     before = {k: v.clone() for k, v in net.sr_network.state_dict().items()}
     net.train()
     assert not net.sr_network.training and net.diagnosis.training
@@ -246,5 +246,5 @@ def test_frozen_sr_network_gets_no_gradient_and_no_optimiser_group():
     assert not out["sr"].requires_grad
     assert all(p.grad is None for p in net.sr_network.parameters())
     assert all(torch.equal(before[k], v) for k, v in net.sr_network.state_dict().items())
-    trainable = SAIFramework(3, 2, upscale_factor=2, widen_factor=0.25)
+    trainable = SAIFramework(3, 2, scale_factor=2, widen_factor=0.25)
     assert len(trainable.parameter_groups(1e-3, 0.01, 0.0)) == 2 and trainable.train().sr_network.training

@@ -130,7 +130,7 @@ def test_checkpoint_without_bank_loads_and_the_sample_is_alone(tmp_path):
 
 
 def test_framework_passes_the_options_to_every_block():
-    framework = SAIFramework(num_classes=2, upscale_factor=2, eval_interaction="batch", bank_size=3)
+    framework = SAIFramework(num_classes=2, scale_factor=2, eval_interaction="batch", bank_size=3)
     assert [(b.eval_interaction, b.bank_size) for b in framework.diagnosis.interactions] == [("batch", 3)] * 4
 
 
@@ -172,12 +172,12 @@ def test_shape_matching_loader_restores_a_fixed_shape_bank():
     from monai_ext.networks import SAIFramework
 
     torch.manual_seed(0)
-    trained = SAIFramework(3, 2, upscale_factor=2, widen_factor=0.25, bank_input_size=(32, 32)).train()
+    trained = SAIFramework(3, 2, scale_factor=2, widen_factor=0.25, bank_input_size=(32, 32)).train()
     trained(torch.rand(4, 3, 32, 32))
-    fresh = SAIFramework(3, 2, upscale_factor=2, widen_factor=0.25, bank_input_size=(32, 32))
+    fresh = SAIFramework(3, 2, scale_factor=2, widen_factor=0.25, bank_input_size=(32, 32))
     _, updated, _ = copy_model_state(fresh, trained.state_dict())
     assert len(updated) == len(trained.state_dict())
-    grown = SAIFramework(3, 2, upscale_factor=2, widen_factor=0.25)  # banks sized by the first batch
+    grown = SAIFramework(3, 2, scale_factor=2, widen_factor=0.25)  # banks sized by the first batch
     assert copy_model_state(grown, trained.state_dict())[1] != list(trained.state_dict())  # banks dropped
     for block, source in zip(fresh.diagnosis.interactions, trained.diagnosis.interactions):
         torch.testing.assert_close(block.bank_lr, source.bank_lr, rtol=0, atol=0)

@@ -17,7 +17,7 @@ def _count(module):
 @pytest.mark.parametrize("scale", [2, 4, 8, 16])
 @pytest.mark.parametrize("residual_per_stage", [True, False])
 def test_generator_output_sizes(scale, residual_per_stage):
-    net = SRGenerator(in_channels=3, out_channels=1, scale_factor=scale, num_channels=8, num_res_blocks=1,
+    net = SRGenerator(in_channels=3, out_channels=1, scale_factor=scale, features=8, num_res_blocks=1,
                       residual_per_stage=residual_per_stage)
     out = net(torch.rand(1, 3, 5, 7))
     assert out.shape == (1, 1, 5 * scale, 7 * scale)
@@ -28,7 +28,7 @@ def test_generator_output_sizes(scale, residual_per_stage):
 
 
 def test_deconv_upsampling_and_invalid_scale():
-    net = SRGenerator(scale_factor=4, num_channels=8, num_res_blocks=1, upsample="deconv")
+    net = SRGenerator(scale_factor=4, features=8, num_res_blocks=1, upsample="deconv")
     assert net(torch.rand(2, 3, 6, 9)).shape == (2, 3, 24, 36)
     with pytest.raises(ValueError, match="power of two"):
         SRGenerator(scale_factor=3)
@@ -60,7 +60,7 @@ def test_generator_parameter_counts():
 @pytest.mark.parametrize("shape", [(96, 96), (40, 57), (17, 31), (128, 64)])
 def test_discriminator_any_input_size(shape):
     torch.manual_seed(0)
-    net = SRDiscriminator(num_channels=8, hidden_features=16)
+    net = SRDiscriminator(base_channels=8, hidden_features=16)
     out = net(torch.rand(2, 3, *shape))
     assert out.shape == (2, 1) and torch.isfinite(out).all()
 
@@ -85,7 +85,7 @@ def test_discriminator_layout_and_parameter_count():
 
 def test_cascaded_generator_chains_x2_stages(tmp_path):
     torch.manual_seed(0)
-    cascade = CascadedSRGenerator(num_stages=3, num_channels=8, num_res_blocks=1).eval()
+    cascade = CascadedSRGenerator(num_stages=3, features=8, num_res_blocks=1).eval()
     assert cascade.scale_factor == 8
     x = torch.rand(1, 3, 4, 6)
     out = cascade(x)
@@ -99,7 +99,7 @@ def test_cascaded_generator_chains_x2_stages(tmp_path):
     assert not cascade.stages[1].training and cascade.stages[2].training
     assert all(p.requires_grad for p in cascade.stages[2].parameters())
 
-    trained = SRGenerator(scale_factor=2, num_channels=8, num_res_blocks=1)
+    trained = SRGenerator(scale_factor=2, features=8, num_res_blocks=1)
     torch.save({"generator": trained.state_dict(), "optimizer": {}}, tmp_path / "stage0.pt")
     cascade.load_stage(0, tmp_path / "stage0.pt")
     for a, b in zip(cascade.stages[0].state_dict().values(), trained.state_dict().values()):
@@ -110,8 +110,8 @@ def test_cascaded_generator_chains_x2_stages(tmp_path):
 
 def test_one_adversarial_step_changes_both_networks():
     torch.manual_seed(0)
-    g = SRGenerator(scale_factor=2, num_channels=8, num_res_blocks=1)
-    d = SRDiscriminator(num_channels=8, hidden_features=16)
+    g = SRGenerator(scale_factor=2, features=8, num_res_blocks=1)
+    d = SRDiscriminator(base_channels=8, hidden_features=16)
     g_opt, d_opt = torch.optim.Adam(g.parameters(), 1e-3), torch.optim.Adam(d.parameters(), 1e-3)
     g_before = [p.detach().clone() for p in g.parameters()]
     d_before = [p.detach().clone() for p in d.parameters()]

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from monai_ext.networks import CascadedSRGenerator, SRGenerator
 from monai_ext.utils import UnsafeCheckpointError, atomic_torch_save
 
-TINY = {"num_channels": 8, "num_res_blocks": 1}
+TINY = {"features": 8, "num_res_blocks": 1}
 
 
 def _count(net: torch.nn.Module) -> int:

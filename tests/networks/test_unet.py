@@ -135,7 +135,7 @@ def test_unet_returns_tensor_in_both_modes_and_equals_dual_stream_baseline():
     assert isinstance(out, torch.Tensor) and out.shape == (2, 2, 23, 30)
     out.sum().backward()
     assert all(p.grad is not None for p in unet.parameters())
-    baseline = DualStreamNet(upscale_rate=1, super_resolution=False, base_channels=4)
+    baseline = DualStreamNet(scale_factor=1, super_resolution=False, base_channels=4)
     baseline.load_state_dict(unet.state_dict())
     unet.eval(), baseline.eval()
     torch.testing.assert_close(unet(x), baseline(x))

@@ -45,8 +45,8 @@ def test_linear_ramp_downsamples_to_block_centre_values(factor):
 @pytest.mark.parametrize("factor", [2, 4])
 def test_transform_is_on_the_antialias_grid(factor):
     ramp = _ramp().float()
-    gauss = LowResolutionPaird(upscale_rate=factor, method="gaussian")({"image": ramp})
-    anti = LowResolutionPaird(upscale_rate=factor, method="antialias")({"image": ramp})
+    gauss = LowResolutionPaird(scale_factor=factor, method="gaussian")({"image": ramp})
+    anti = LowResolutionPaird(scale_factor=factor, method="antialias")({"image": ramp})
     assert gauss["image"].shape == anti["image"].shape == (1, 64 // factor, 64 // factor)
     torch.testing.assert_close(gauss["hr_image"], anti["hr_image"])
     inner = _interior(factor, factor / 2, 64)
@@ -86,7 +86,7 @@ def test_batch_dtype_constant_and_mass():
     lr = gaussian_downsample(batch, 4)
     assert lr.shape == (2, 3, 4, 6) and lr.dtype == torch.float32
     for n in range(2):
-        single = LowResolutionPaird(upscale_rate=4, method="gaussian")({"image": batch[n]})["image"]
+        single = LowResolutionPaird(scale_factor=4, method="gaussian")({"image": batch[n]})["image"]
         torch.testing.assert_close(lr[n], single)
     torch.testing.assert_close(lr[:, 1:2], gaussian_downsample(batch[:, 1:2], 4))  # channels are independent
     constant = torch.full((1, 1, 32, 32), 0.3, dtype=torch.float64)

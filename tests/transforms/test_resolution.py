@@ -48,7 +48,7 @@ def image() -> torch.Tensor:
 
 def test_pair_sizes_and_mask(image):
     mask = (torch.rand(1, 40, 36) > 0.5).to(torch.uint8)
-    t = LowResolutionPaird(upscale_rate=2, hr_spatial_size=(32, 24), label_keys="label")
+    t = LowResolutionPaird(scale_factor=2, hr_spatial_size=(32, 24), label_keys="label")
     out = t({"image": image, "label": mask})
     assert out["hr_image"].shape == (3, 32, 24)
     assert out["image"].shape == (3, 16, 12)
@@ -60,7 +60,7 @@ def test_pair_sizes_and_mask(image):
 @pytest.mark.parametrize("rate", [1, 2, 4, 8, 16])
 def test_rates(rate):
     img = torch.rand(3, 64, 48)
-    out = LowResolutionPaird(upscale_rate=rate)({"image": img})
+    out = LowResolutionPaird(scale_factor=rate)({"image": img})
     assert out["hr_image"].shape == (3, 64, 48)
     assert out["image"].shape == (3, 64 // rate, 48 // rate)
     if rate == 1:
@@ -69,9 +69,9 @@ def test_rates(rate):
 
 def test_indivisible_size_rejected():
     with pytest.raises(ValueError, match="not divisible"):
-        LowResolutionPaird(upscale_rate=4, hr_spatial_size=(30, 32))
+        LowResolutionPaird(scale_factor=4, hr_spatial_size=(30, 32))
     with pytest.raises(ValueError, match="not divisible"):
-        LowResolutionPaird(upscale_rate=4)({"image": torch.rand(3, 30, 32)})
+        LowResolutionPaird(scale_factor=4)({"image": torch.rand(3, 30, 32)})
 
 
 def test_unknown_method_rejected():
@@ -81,7 +81,7 @@ def test_unknown_method_rejected():
 
 def test_opencv_method_matches_reference_bicubic(image):
     """The authors' LR: plain bicubic from the original, as cv2.resize(INTER_CUBIC) computes it."""
-    out = LowResolutionPaird(upscale_rate=2, hr_spatial_size=(24, 20), method="opencv")({"image": image})
+    out = LowResolutionPaird(scale_factor=2, hr_spatial_size=(24, 20), method="opencv")({"image": image})
     ref_lr = _opencv_cubic(image.double().numpy(), (12, 10))
     ref_hr = _opencv_cubic(image.double().numpy(), (24, 20))
     np.testing.assert_allclose(out["image"].numpy(), ref_lr, atol=1e-5)
@@ -92,7 +92,7 @@ def test_antialias_method_matches_pil_bicubic():
     """Antialiased bicubic downsampling equals PIL's BICUBIC resize (which low-passes when shrinking)."""
     g = torch.Generator().manual_seed(1)
     hr = torch.rand(1, 32, 28, generator=g)
-    out = LowResolutionPaird(upscale_rate=4)({"image": hr})
+    out = LowResolutionPaird(scale_factor=4)({"image": hr})
     pil = Image.fromarray(hr[0].numpy().astype(np.float32), mode="F").resize((7, 8), Image.BICUBIC)
     np.testing.assert_allclose(out["image"][0].numpy(), np.asarray(pil), atol=1e-4)
 
@@ -101,8 +101,8 @@ def test_antialias_suppresses_aliasing():
     """Stripes above the LR Nyquist frequency alias to a strong pattern without antialiasing, to grey with it."""
     xx = torch.arange(64).float()
     board = torch.cos(2 * torch.pi * xx / 2.5).view(1, 1, 64).repeat(3, 64, 1)
-    aa = LowResolutionPaird(upscale_rate=4, method="antialias")({"image": board})["image"]
-    cv = LowResolutionPaird(upscale_rate=4, method="opencv")({"image": board})["image"]
+    aa = LowResolutionPaird(scale_factor=4, method="antialias")({"image": board})["image"]
+    cv = LowResolutionPaird(scale_factor=4, method="opencv")({"image": board})["image"]
     assert aa.abs().max() < 0.1
     assert cv.std() > 5 * aa.std()
 
@@ -110,15 +110,15 @@ def test_antialias_suppresses_aliasing():
 def test_gaussian_method_blurs_then_subsamples():
     img = torch.zeros(1, 32, 32)
     img[:, 16, 16] = 1.0
-    out = LowResolutionPaird(upscale_rate=2, method="gaussian", blur_sigma=1.0)({"image": img})
+    out = LowResolutionPaird(scale_factor=2, method="gaussian", blur_sigma=1.0)({"image": img})
     assert out["image"].shape == (1, 16, 16)
     np.testing.assert_allclose(out["image"].sum().item(), 0.25, rtol=0.05)  # 1/r^2 of the blurred mass
 
 
 def test_clip_range(image):
-    out = LowResolutionPaird(upscale_rate=2, hr_spatial_size=(80, 72), clip_range=(-1, 1))({"image": image})
+    out = LowResolutionPaird(scale_factor=2, hr_spatial_size=(80, 72), clip_range=(-1, 1))({"image": image})
     assert out["hr_image"].min() >= -1 and out["hr_image"].max() <= 1
-    unclipped = LowResolutionPaird(upscale_rate=2, hr_spatial_size=(80, 72))({"image": image})
+    unclipped = LowResolutionPaird(scale_factor=2, hr_spatial_size=(80, 72))({"image": image})
     assert unclipped["hr_image"].abs().max() > 1  # bicubic overshoot exists, so clipping did something
 
 
@@ -150,9 +150,9 @@ def test_resize_image_identity_is_copy(image):
 
 def test_low_resolution_pair_without_hr_key_keeps_only_the_lr_image():
     image = torch.rand(3, 16, 12)
-    both = LowResolutionPaird(upscale_rate=2, clip_range=(0, 1))({"image": image})
-    only = LowResolutionPaird(hr_key=None, upscale_rate=2, clip_range=(0, 1))({"image": image})
+    both = LowResolutionPaird(scale_factor=2, clip_range=(0, 1))({"image": image})
+    only = LowResolutionPaird(hr_key=None, scale_factor=2, clip_range=(0, 1))({"image": image})
     assert set(only) == {"image"} and only["image"].shape == (3, 8, 6)
     torch.testing.assert_close(only["image"], both["image"])
-    same = LowResolutionPaird(hr_key=None, upscale_rate=1)({"image": image})
+    same = LowResolutionPaird(hr_key=None, scale_factor=1)({"image": image})
     torch.testing.assert_close(same["image"], image)

@@ -208,7 +208,7 @@ def evaluate_super_resolution(
         path = checkpoints.get(int(factor))
         if path is None or not os.path.isfile(os.fspath(path)):
             message = (
-                f"no x{factor} generator checkpoint ({path!r}); train one with --upscale_rate {factor}. "
+                f"no x{factor} generator checkpoint ({path!r}); train one with --scale_factor {factor}. "
                 f"x{factor} is reported with the bicubic baseline only."
             )
             if require_generators:
