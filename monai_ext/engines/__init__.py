@@ -19,8 +19,8 @@ from .gan import (
 )
 from ..utils.paths import UnsafeOutputPathError, output_name_from_path, safe_output_path, sanitize_output_name
 from .folder_inference import (
-    FolderInferenceError, FolderInferenceReport, InferenceFailure, PNGPredictionWriter, list_image_files,
-    run_folder_inference,
+    FolderInference, FolderInferenceError, FolderInferenceReport, InferenceFailure, PNGPredictionWriter,
+    list_image_files, run_folder_inference,
 )
 from .writers import SegmentationPNGWriter
 from .distributed import (

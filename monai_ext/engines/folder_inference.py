@@ -1,16 +1,18 @@
 # Copyright (c) 2026 The monai_ext authors. Licensed under the Apache License, Version 2.0.
 """Inference over a folder where some files may be broken: write what works, report what does not.
 
-:func:`run_folder_inference` takes the pieces a bundle's ``inference.json`` already defines for MONAI Label
-(``network``, ``preprocessing``, ``inferer``, ``postprocessing``) and runs them image by image. A file that cannot
+:class:`FolderInference` (an ignite engine, the ``evaluator`` of every bundle's ``inference.json``) takes the pieces
+an ``inference.json`` already defines for MONAI Label (``network``, ``preprocessing``, ``inferer``,
+``postprocessing``) and runs them image by image; :func:`run_folder_inference` does the same in one call. A file that cannot
 be read, preprocessed, inferred or written is recorded (file, stage, error message) and the run goes on; at the end
 ``failures.json`` and ``failures.csv`` are written to the output folder and a summary is printed. The call raises
 :class:`FolderInferenceError` (so ``python -m monai.bundle run`` exits with a non-zero status) only with
 ``fail_on_error=True``. In ``inference.json``::
 
-    "imports": ["$from monai_ext.engines import run_folder_inference"],
-    "run": ["$run_folder_inference(@network, @preprocessing, @postprocessing, @inferer,
-             @dataset_dir, @output_dir, device=@device, checkpoint=@checkpoint, fail_on_error=@fail_on_error)"]
+    "evaluator": {"_target_": "monai_ext.engines.FolderInference", "network": "@network",
+                  "preprocessing": "@preprocessing", "postprocessing": "@postprocessing", "inferer": "@inferer",
+                  "image_paths": "@dataset_dir", "output_dir": "@output_dir", "handlers": "@handlers"},
+    "run": ["$@evaluator.run()"]
 
 Output names come from the input file stems through :func:`~monai_ext.utils.paths.safe_output_path`; nothing
 read from an image file or its metadata is ever evaluated.
@@ -29,6 +31,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from ignite.engine import Engine
 from monai.transforms import Transform
 from PIL import Image
 
@@ -37,6 +40,7 @@ from ..utils.image_files import FOLDER_INFERENCE_SUFFIXES, find_image_files
 from ..utils.paths import output_name_from_path, safe_output_path
 
 __all__ = [
+    "FolderInference",
     "FolderInferenceError",
     "InferenceFailure",
     "FolderInferenceReport",
@@ -217,6 +221,141 @@ def _write_reports(report: FolderInferenceReport, output_dir: str, num_images: i
         table.writerows([f.file, f.stage, f.error] for f in report.failures)
 
 
+class FolderInference(Engine):
+    """Folder inference as an ignite engine: the ``evaluator`` of a bundle's ``inference.json``.
+
+    One iteration per image: ``preprocessing({image_key: path})``, ``inferer(image[None], network)`` (or
+    ``network(image[None])``), ``postprocessing`` with the prediction under ``pred_key``, and the ``writer``. Any
+    exception in these stages is caught for that image (``KeyboardInterrupt`` is not) and recorded in
+    :attr:`report`; the run goes on. :meth:`run` then writes ``failures.json`` / ``failures.csv``, prints the summary
+    and, with ``fail_on_error=True``, raises when an image failed.
+
+    Being an engine, it takes MONAI/ignite handlers (``handlers``, the bundle's ``handlers`` list): the bundle's
+    ``SafeCheckpointLoader`` loads the weights when the run starts, and ``--tracking mlflow`` attaches its handler
+    here as it does to any MONAI evaluator.
+
+    Args:
+        network: the bundle's ``network``; put in eval mode for the run and restored after.
+        preprocessing: the bundle's ``preprocessing`` (dictionary transforms starting with a loader).
+        postprocessing: the bundle's ``postprocessing`` (``None``: none).
+        inferer: the bundle's ``inferer`` (``None``: call the network).
+        image_paths: a folder (its image files, sorted), a list of paths, or a data list of dicts with
+            ``image_key``.
+        output_dir: output folder, created if needed; outputs and ``failures.json``/``failures.csv`` go there.
+        writer: ``None`` for :class:`PNGPredictionWriter`; a callable ``writer(data, output_dir, name) -> path``;
+            a MONAI ``SaveImaged``/``SaveImage`` transform; or ``False`` when ``postprocessing`` already saves.
+        device: where the input goes; default the network's device.
+        fail_on_error: raise :class:`FolderInferenceError` after writing the reports when any image failed.
+        checkpoint: optional weights file loaded into ``network`` before the run with
+            :func:`~monai_ext.utils.checkpoint_io.safe_load_checkpoint` (a state_dict or ``{"model": ...}``); bundles
+            load through a ``SafeCheckpointLoader`` in ``handlers`` instead.
+        image_key: data key of the image.
+        pred_key: data key of the prediction.
+        verbose: print the summary.
+        handlers: handlers with ``attach(engine)``, attached in order.
+    """
+
+    def __init__(
+        self,
+        network: torch.nn.Module,
+        preprocessing: Callable[[dict], Any],
+        postprocessing: Callable[[dict], Any] | None,
+        inferer: Callable[..., Any] | None,
+        image_paths: str | os.PathLike | Sequence[str | os.PathLike | Mapping[str, Any]],
+        output_dir: str | os.PathLike,
+        writer: Callable[..., Any] | bool | None = None,
+        device: str | torch.device | None = None,
+        fail_on_error: bool = False,
+        checkpoint: str | os.PathLike | None = None,
+        image_key: str = "image",
+        pred_key: str = "pred",
+        verbose: bool = True,
+        handlers: Sequence[Any] | None = None,
+    ) -> None:
+        super().__init__(self._infer_one)
+        self.network = network
+        self.preprocessing = preprocessing
+        self.postprocessing = postprocessing
+        self.inferer = inferer
+        self.image_paths = image_paths
+        self.output_dir = os.fspath(output_dir)
+        self.writer = PNGPredictionWriter(key=pred_key) if writer is None else writer
+        self.device = torch.device(device) if device is not None else None
+        self.fail_on_error = fail_on_error
+        self.checkpoint = checkpoint
+        self.image_key = image_key
+        self.pred_key = pred_key
+        self.verbose = verbose
+        self.report = FolderInferenceReport()
+        self._used_names: set[str] = set()
+        for handler in handlers or ():
+            handler.attach(self)
+
+    def run(self) -> FolderInferenceReport:  # type: ignore[override]  # as MONAI's Workflow.run: no arguments
+        """Infer every image; returns the :class:`FolderInferenceReport`.
+
+        Raises:
+            FolderInferenceError: only with ``fail_on_error=True`` and at least one failure.
+            ValueError: the input folder (or single file) does not exist, or there is no image to process.
+        """
+        files = _input_files(self.image_paths, self.image_key)
+        if not files:
+            raise ValueError(f"no image files to process in {_describe(self.image_paths)}")
+        os.makedirs(self.output_dir, exist_ok=True)
+        if self.checkpoint is not None:
+            restore_objects(None, safe_load_checkpoint(self.checkpoint, map_location="cpu"), {"model": self.network},
+                            source=os.fspath(self.checkpoint))
+        self.report = FolderInferenceReport()
+        self._used_names = set()
+        was_training = self.network.training
+        self.network.eval()
+        try:
+            super().run(files, max_epochs=1)
+        finally:
+            self.network.train(was_training)
+        _write_reports(self.report, self.output_dir, len(files))
+        if self.verbose:
+            print(self.report.summary(), flush=True)
+        if self.fail_on_error and self.report.failures:
+            raise FolderInferenceError(
+                f"{len(self.report.failures)} of {len(files)} image(s) failed (fail_on_error=True); "
+                f"see {self.report.report_json}"
+            )
+        return self.report
+
+    def _infer_one(self, engine: Engine, path: str) -> str | None:
+        """One image; returns the output path, or None when the image failed (recorded in the report)."""
+        device = self.device if self.device is not None else _model_device(self.network)
+        stage = "preprocessing"
+        try:
+            data = self.preprocessing({self.image_key: path})
+            if not isinstance(data, Mapping):
+                raise TypeError(f"preprocessing returned {type(data).__name__}, expected one data dict")
+            stage = "inference"
+            image = torch.as_tensor(data[self.image_key]).unsqueeze(0).to(device)
+            with torch.no_grad():
+                pred = self.inferer(image, self.network) if self.inferer is not None else self.network(image)
+                data = dict(data)
+                data[self.pred_key] = pred[0]
+                stage = "postprocessing"
+                if self.postprocessing is not None:
+                    data = self.postprocessing(data)
+            stage = "writing"
+            name = output_name_from_path(path)
+            base, count = name, 1
+            while name in self._used_names:  # a.png and a.jpg in one folder
+                count += 1
+                name = f"{base}-{count}"
+            output = _write(self.writer, data, self.output_dir, name, self.pred_key)
+            self._used_names.add(name)
+            self.report.outputs.append((path, output))
+            return output
+        except Exception as exc:  # one broken file must not stop the others
+            self.report.failures.append(InferenceFailure(path, stage, _root_message(exc)))
+            logger.debug("inference failed for %s", path, exc_info=True)
+            return None
+
+
 def run_folder_inference(
     network: torch.nn.Module,
     preprocessing: Callable[[dict], Any],
@@ -234,27 +373,7 @@ def run_folder_inference(
 ) -> FolderInferenceReport:
     """Run a bundle's network on every image, write the good results and report the failures.
 
-    Each image goes through ``preprocessing({image_key: path})``, ``inferer(image[None], network)`` (or
-    ``network(image[None])``), ``postprocessing`` with the prediction under ``pred_key``, and the ``writer``.
-    Any exception in these stages is caught for that image (``KeyboardInterrupt`` is not).
-
-    Args:
-        network: the bundle's ``network``; put in eval mode for the run and restored after.
-        preprocessing: the bundle's ``preprocessing`` (dictionary transforms starting with a loader).
-        postprocessing: the bundle's ``postprocessing`` (``None``: none).
-        inferer: the bundle's ``inferer`` (``None``: call the network).
-        image_paths: a folder (its image files, sorted), a list of paths, or a data list of dicts with
-            ``image_key``.
-        output_dir: output folder, created if needed; outputs and ``failures.json``/``failures.csv`` go there.
-        writer: ``None`` for :class:`PNGPredictionWriter`; a callable ``writer(data, output_dir, name) -> path``;
-            a MONAI ``SaveImaged``/``SaveImage`` transform; or ``False`` when ``postprocessing`` already saves.
-        device: where the input goes; default the network's device.
-        fail_on_error: raise :class:`FolderInferenceError` after writing the reports when any image failed.
-        checkpoint: optional weights file loaded into ``network`` with
-            :func:`~monai_ext.utils.checkpoint_io.safe_load_checkpoint` (a state_dict or ``{"model": ...}``).
-        image_key: data key of the image.
-        pred_key: data key of the prediction.
-        verbose: print the summary.
+    ``FolderInference(...).run()`` in one call; the arguments are those of :class:`FolderInference` (no handlers).
 
     Returns:
         The :class:`FolderInferenceReport`.
@@ -263,59 +382,15 @@ def run_folder_inference(
         FolderInferenceError: only with ``fail_on_error=True`` and at least one failure.
         ValueError: the input folder (or single file) does not exist, or there is no image to process.
     """
-    files = _input_files(image_paths, image_key)
-    if not files:
-        raise ValueError(f"no image files to process in {os.fspath(image_paths)!r}")
-    output_dir = os.fspath(output_dir)
-    os.makedirs(output_dir, exist_ok=True)
-    if checkpoint is not None:
-        restore_objects(None, safe_load_checkpoint(checkpoint, map_location="cpu"), {"model": network},
-                        source=os.fspath(checkpoint))
-    device = torch.device(device) if device is not None else _model_device(network)
-    if writer is None:
-        writer = PNGPredictionWriter(key=pred_key)
-    report = FolderInferenceReport()
-    used_names: set[str] = set()
-    was_training = network.training
-    network.eval()
-    try:
-        for path in files:
-            stage = "preprocessing"
-            try:
-                data = preprocessing({image_key: path})
-                if not isinstance(data, Mapping):
-                    raise TypeError(f"preprocessing returned {type(data).__name__}, expected one data dict")
-                stage = "inference"
-                image = torch.as_tensor(data[image_key]).unsqueeze(0).to(device)
-                with torch.no_grad():
-                    pred = inferer(image, network) if inferer is not None else network(image)
-                    data = dict(data)
-                    data[pred_key] = pred[0]
-                    stage = "postprocessing"
-                    if postprocessing is not None:
-                        data = postprocessing(data)
-                stage = "writing"
-                name = output_name_from_path(path)
-                base, count = name, 1
-                while name in used_names:  # a.png and a.jpg in one folder
-                    count += 1
-                    name = f"{base}-{count}"
-                output = _write(writer, data, output_dir, name, pred_key)
-                used_names.add(name)
-                report.outputs.append((path, output))
-            except Exception as exc:  # one broken file must not stop the others
-                report.failures.append(InferenceFailure(path, stage, _root_message(exc)))
-                logger.debug("inference failed for %s", path, exc_info=True)
-    finally:
-        network.train(was_training)
-    _write_reports(report, output_dir, len(files))
-    if verbose:
-        print(report.summary(), flush=True)
-    if fail_on_error and report.failures:
-        raise FolderInferenceError(
-            f"{len(report.failures)} of {len(files)} image(s) failed (fail_on_error=True); see {report.report_json}"
-        )
-    return report
+    engine = FolderInference(
+        network, preprocessing, postprocessing, inferer, image_paths, output_dir, writer=writer, device=device,
+        fail_on_error=fail_on_error, checkpoint=checkpoint, image_key=image_key, pred_key=pred_key, verbose=verbose,
+    )
+    return engine.run()
+
+
+def _describe(image_paths: Any) -> str:
+    return repr(os.fspath(image_paths)) if isinstance(image_paths, (str, os.PathLike)) else "the given image list"
 
 
 def _write(writer: Any, data: Mapping[str, Any], output_dir: str, name: str, pred_key: str) -> str:
