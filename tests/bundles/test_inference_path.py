@@ -69,3 +69,21 @@ def test_handlers_reach_the_engine_and_weights_load_through_them(tmp_path):
     network = workflow.parser.get_parsed_content("network")
     for key, value in network.state_dict().items():
         torch.testing.assert_close(value, shipped[key])
+
+
+def test_tracking_mlflow_records_the_inference_run(tmp_path):
+    """``--tracking mlflow`` attaches MONAI's MLFlowHandler to ``evaluator``: a real local store gets the run."""
+    mlflow = pytest.importorskip("mlflow")
+    bundle = REPO / "bundles" / "saliency_sr"
+    uri = f"sqlite:///{tmp_path / 'mlruns.db'}"
+    workflow = ConfigWorkflow(
+        config_file=str(bundle / "configs" / "inference.json"), workflow_type="inference", bundle_root=str(bundle),
+        output_dir=str(tmp_path / "out"), device="cpu", tracking="mlflow", tracking_uri=uri,
+    )
+    workflow.initialize()
+    workflow.run()
+    workflow.finalize()
+    mlflow.set_tracking_uri(uri)
+    runs = mlflow.search_runs(search_all_experiments=True)
+    assert list(runs["status"]) == ["FINISHED"]
+    assert runs["params.epoch_length"].tolist() == ["2"]  # the two sample images of bundles/saliency_sr/sample_lr
