@@ -22,6 +22,8 @@ import torch
 import torch.nn as nn
 from monai.networks.layers.factories import Conv
 
+from .arguments import require_spatial_dims
+
 __all__ = ["SpatialModule", "FIM"]
 
 
@@ -77,11 +79,7 @@ class FIM(nn.Module):
         residual: bool = True,
     ) -> None:
         super().__init__()
-        if spatial_dims not in (1, 2, 3):
-            raise ValueError(
-                f"FIM: spatial_dims must be 1, 2 or 3, got {spatial_dims!r}; it is the first argument (MONAI's "
-                f"order), e.g. FIM(2, 3, 2)."
-            )
+        require_spatial_dims("FIM", spatial_dims, "FIM(2, 3, 2)")
         conv_type = Conv[Conv.CONV, spatial_dims]
         width = 3 * hidden_channels
         self.fuse = nn.Sequential(conv_type(sr_channels + seg_channels, width, kernel_size=1), nn.ReLU())

@@ -21,6 +21,8 @@ import torch
 import torch.nn as nn
 from monai.networks.layers.factories import Conv, Norm
 
+from .arguments import require_spatial_dims
+
 __all__ = ["SSC", "MAF"]
 
 
@@ -80,11 +82,7 @@ class MAF(nn.Module):
         groups: int = 4,
     ) -> None:
         super().__init__()
-        if spatial_dims not in (1, 2, 3):
-            raise ValueError(
-                f"MAF: spatial_dims must be 1, 2 or 3, got {spatial_dims!r}; it is the first argument (MONAI's "
-                f"order), e.g. MAF(2, 64, 64)."
-            )
+        require_spatial_dims("MAF", spatial_dims, "MAF(2, 64, 64)")
         conv_type = Conv[Conv.CONV, spatial_dims]
         self.fuse = conv_type(sr_channels + seg_channels, hidden_channels, kernel_size=1)
         self.ssc = SSC(spatial_dims, hidden_channels, groups)

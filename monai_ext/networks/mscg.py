@@ -23,6 +23,8 @@ import torch.nn as nn
 from monai.networks.blocks import ChannelSELayer
 from monai.networks.layers.factories import Conv, Norm, Pool
 
+from .arguments import require_spatial_dims
+
 __all__ = ["PixelAttention", "MRCAB", "ImagePool", "MSConv", "MSCG"]
 
 _ATTENTIONS = ("channel", "pixel")
@@ -166,11 +168,7 @@ class MSCG(nn.Module):
         attention: str = "pixel",
     ) -> None:
         super().__init__()
-        if spatial_dims not in (1, 2, 3):
-            raise ValueError(
-                f"MSCG: spatial_dims must be 1, 2 or 3, got {spatial_dims!r}; it is the first argument (MONAI's "
-                f"order), e.g. MSCG(2, 64, 64)."
-            )
+        require_spatial_dims("MSCG", spatial_dims, "MSCG(2, 64, 64)")
         conv_type = Conv[Conv.CONV, spatial_dims]
         self.fuse = nn.Sequential(
             conv_type(sr_channels + seg_channels, hidden_channels, kernel_size=1),
