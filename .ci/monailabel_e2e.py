@@ -143,7 +143,7 @@ def own_inference(bundle: Path, image: Path, out: Path, checkpoint: str = "model
     parser = ConfigParser()
     parser.read_config(str(bundle / "configs" / "inference.json"))
     parser.update({"bundle_root": str(bundle), "input_dir": [str(image)], "output_dir": str(out),
-                   "device": "$torch.device('cpu')", "ckpt_path": str(bundle / "models" / checkpoint)})
+                   "device": "$torch.device('cpu')", "checkpoint": str(bundle / "models" / checkpoint)})
     sys.path.insert(0, str(bundle))
     try:
         parser.get_parsed_content("run")

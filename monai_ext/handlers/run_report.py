@@ -131,6 +131,7 @@ class TrainingSummaryHandler:
         evaluate_config: config file(s) layered for evaluation, relative to ``bundle_root``.
         selection: ``"best"`` (the file is the best-scoring model, the default) or ``"final"`` (the file holds the
             last weights; the best validation score is reported for information).
+        ckpt_key: the id of the weights file in the evaluate config (``checkpoint`` in every bundle).
     """
 
     def __init__(
@@ -143,7 +144,7 @@ class TrainingSummaryHandler:
         empty_message: str = "the model predicts no foreground",
         evaluate_config: str = "configs/evaluate.json",
         selection: str = "best",
-        ckpt_key: str = "ckpt_path",
+        ckpt_key: str = "checkpoint",
     ) -> None:
         self.ckpt_key = ckpt_key
         if selection not in ("best", "final"):

@@ -18,7 +18,6 @@ can read their weights files through it.
 
 from __future__ import annotations
 
-import json
 import os
 import pickle
 import re
@@ -76,28 +75,18 @@ def _bundle_of(path: str) -> str | None:
     return None
 
 
-def _checkpoint_id(bundle: str) -> str:
-    """The id a bundle's ``inference.json`` gives the weights file (``ckpt_path`` or ``checkpoint``)."""
-    try:
-        with open(os.path.join(bundle, "configs", "inference.json"), encoding="utf-8") as f:
-            ids = json.load(f)
-    except (OSError, ValueError):
-        return "ckpt_path"
-    return "checkpoint" if isinstance(ids, dict) and "checkpoint" in ids and "ckpt_path" not in ids else "ckpt_path"
-
-
 def missing_weights_message(path: str | os.PathLike) -> str:
     """The message for a missing weights file: which file, and the command that trains the bundle it belongs to."""
     path = os.fspath(path)
     bundle = _bundle_of(path)
     message = f"no weights at {path!r} (the file does not exist)"
     if bundle is None:
-        return message + ": train the model first, or give the weights file (e.g. --ckpt_path /path/to/model.pt)"
+        return message + ": train the model first, or give the weights file (e.g. --checkpoint /path/to/model.pt)"
     rel = os.path.relpath(bundle)
     rel = bundle if rel.startswith("..") else rel
     return (
         f"{message}: train first with\n  python -m monai.bundle run training --config_file {rel}/configs/train.json"
-        f"\nor give trained weights with --{_checkpoint_id(bundle)} /path/to/model.pt (a run folder's model, e.g. "
+        f"\nor give trained weights with --checkpoint /path/to/model.pt (a run folder's model, e.g. "
         f"{rel}/runs/train/model.pt)"
     )
 

@@ -11,10 +11,13 @@ from __future__ import annotations
 import sys
 from collections.abc import Mapping, Sequence
 
-__all__ = ["RENAMED_OPTIONS", "RenamedOptionError", "check_renamed_options"]
+__all__ = ["RENAMED_IDS", "RENAMED_OPTIONS", "RenamedOptionError", "check_renamed_options"]
 
 #: former config ids / keyword names and what they are called now (MONAI's vocabulary).
 RENAMED_OPTIONS: dict[str, str] = {"upscale_rate": "scale_factor", "upscale_factor": "scale_factor"}
+
+#: former top-level config ids of every bundle (the weights file of evaluation and inference is ``checkpoint``).
+RENAMED_IDS: dict[str, str] = {"ckpt_path": "checkpoint"}
 
 
 class RenamedOptionError(ValueError):
@@ -35,13 +38,14 @@ def check_renamed_options(
 
     Args:
         renamed: old name -> new name at any depth; :data:`RENAMED_OPTIONS` by default.
-        top_level: old top-level id -> new id.
+        top_level: old top-level id -> new id; :data:`RENAMED_IDS` by default.
         argv: the command line; ``sys.argv`` by default.
 
     Raises:
         RenamedOptionError: naming every renamed option found and its new name.
     """
     renamed = RENAMED_OPTIONS if renamed is None else renamed
+    top_level = RENAMED_IDS if top_level is None else top_level
     argv = sys.argv if argv is None else argv
     found = []
     for token in argv[1:]:

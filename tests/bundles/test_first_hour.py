@@ -115,11 +115,11 @@ def test_evaluate_loads_shipped_weights_by_default_and_a_run_with_one_override(n
     parser = ConfigParser()
     parser.read_config([str(configs / "train.json"), str(configs / "evaluate.json")])
     parser["bundle_root"] = str(tmp_path)
-    assert parser.get_parsed_content("ckpt_path") == f"{tmp_path}/models/model.pt"
+    assert parser.get_parsed_content("checkpoint") == f"{tmp_path}/models/model.pt"
     loaders = [h for h in parser["validate#handlers"] if h["_target_"].endswith("CheckpointLoader")]
-    assert [h["load_path"] for h in loaders] == ["@ckpt_path"]
-    parser["ckpt_path"] = "runs/train/model.pt"
-    assert parser.get_parsed_content("ckpt_path") == "runs/train/model.pt"
+    assert [h["load_path"] for h in loaders] == ["@checkpoint"]
+    parser["checkpoint"] = "runs/train/model.pt"
+    assert parser.get_parsed_content("checkpoint") == "runs/train/model.pt"
 
 
 @pytest.mark.slow
@@ -150,7 +150,7 @@ def test_quick_start_a_keeps_the_shipped_weights(tmp_path):
     assert "model" in safe_load_checkpoint(run_model) or len(safe_load_checkpoint(run_model)) > 0
     tail = _last_lines(result.stdout, 8)
     assert "best model saved to bundles/ds2f/runs/train/model.pt" in tail
-    assert "--ckpt_path bundles/ds2f/runs/train/model.pt" in tail
+    assert "--checkpoint bundles/ds2f/runs/train/model.pt" in tail
     assert "the shipped weights bundles/ds2f/models/model.pt are unchanged" in tail
     assert "run folder bundles/ds2f/runs/train" in result.stdout  # said at the start as well
 
@@ -227,7 +227,7 @@ def test_inference_without_weights_says_train_first(tmp_path):
         "MissingWeightsError: no weights at 'bundles/ds2f/models/model.pt' (the file does not exist): train first with"
     )
     assert tail[2] == "  python -m monai.bundle run training --config_file bundles/ds2f/configs/train.json"
-    assert tail[3].startswith("or give trained weights with --ckpt_path")
+    assert tail[3].startswith("or give trained weights with --checkpoint")
     assert "Traceback" not in result.stdout
 
 
@@ -237,11 +237,11 @@ def test_missing_weights_message_names_the_bundle_command(tmp_path):
         safe_load_checkpoint(bundle / "models" / "model.pt")
     shown = os.path.relpath(bundle) if not os.path.relpath(bundle).startswith("..") else str(bundle)
     assert f"--config_file {shown}/configs/train.json" in str(info.value)
-    assert "--ckpt_path /path/to/model.pt" in str(info.value)
+    assert "--checkpoint /path/to/model.pt" in str(info.value)
 
 
 def test_missing_weights_message_uses_the_bundle_checkpoint_id(tmp_path):
-    # sai_diagnosis names its weights file `checkpoint` (inference.json), the segmentation bundles `ckpt_path`
+    # every bundle names its weights file `checkpoint` (the segmentation bundles said `ckpt_path` before 0.2.2/0.1.2)
     bundle = _copy_bundle("sai_diagnosis", tmp_path, weights=False)
     with pytest.raises(MissingWeightsError, match="train first with") as info:
         safe_load_checkpoint(bundle / "models" / "model.pt")

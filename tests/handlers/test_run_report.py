@@ -23,7 +23,7 @@ def test_command_line_parsing():
     assert training_command_line(["pytest", "-q", "tests"]) == ([], [])
 
 
-def _command(monkeypatch, argv, bundle_root, model_path, ckpt_key="ckpt_path"):
+def _command(monkeypatch, argv, bundle_root, model_path, ckpt_key="checkpoint"):
     monkeypatch.setattr(sys, "argv", argv)
     handler = TrainingSummaryHandler(ckpt_dir=os.path.dirname(model_path), bundle_root=bundle_root, ckpt_key=ckpt_key)
     return handler._evaluate_command(model_path)
@@ -39,7 +39,7 @@ def test_bundle_root_outside_the_repository_points_at_the_source_configs(monkeyp
             "'bundles/ds2f/configs/evaluate.json']\"") in command
     assert f"--bundle_root {root}" in command
     assert "--base_channels 32" in command  # the network shape travels with the command
-    for training_only in ("--max_epochs", "--init_weights", "--ckpt_path"):
+    for training_only in ("--max_epochs", "--init_weights", "--checkpoint"):
         assert training_only not in command
     assert f"{root}/configs" not in command
 
@@ -50,7 +50,7 @@ def test_default_run_in_the_repository(monkeypatch, tmp_path):
     argv = ["m", "run", "training", "--config_file", "bundles/ds2f/configs/train.json"]
     command = _command(monkeypatch, argv, "bundles/ds2f", "bundles/ds2f/runs/train/model.pt")
     assert command == ("python -m monai.bundle run --config_file \"['bundles/ds2f/configs/train.json',"
-                       "'bundles/ds2f/configs/evaluate.json']\" --ckpt_path bundles/ds2f/runs/train/model.pt")
+                       "'bundles/ds2f/configs/evaluate.json']\" --checkpoint bundles/ds2f/runs/train/model.pt")
 
 
 @pytest.mark.parametrize("argv", [["pytest", "-q"], ["monailabel", "start_server", "--app", "x"]])

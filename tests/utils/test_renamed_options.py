@@ -23,6 +23,8 @@ def test_renamed_options_on_the_command_line_stop_with_the_new_name():
                                                  r"is now --network_def#scale_factor"):
         check_renamed_options(argv=["x", "--upscale_rate=4", "--network_def#upscale_factor", "2"])
     check_renamed_options({"old": "new"}, argv=["x", "--upscale_rate", "4"])  # only the given names
+    with pytest.raises(RenamedOptionError, match="--ckpt_path is now --checkpoint"):
+        check_renamed_options(argv=["x", "--ckpt_path", "runs/train/model.pt"])
 
 
 @pytest.mark.parametrize(
