@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from monai.handlers import ValidationHandler as _MonaiValidationHandler
@@ -17,13 +18,16 @@ Engine, _ = optional_import("ignite.engine", IgniteInfo.OPT_IMPORT_VERSION, min_
 
 __all__ = ["ValidationHandler"]
 
+logger = logging.getLogger("monai_ext")
+
 
 class ValidationHandler(_MonaiValidationHandler):
     """MONAI's ``ValidationHandler`` that also validates after the last epoch.
 
     With ``interval=5`` and ``max_epochs=7`` MONAI validates at epoch 5 only, so the last two epochs are never
     scored and a run shorter than ``interval`` saves no best model at all. This handler validates at every
-    ``interval``-th epoch and at the last one (``final=True``). Same arguments as MONAI's otherwise.
+    ``interval``-th epoch and at the last one (``final=True``). Same arguments as MONAI's otherwise. When the
+    validator's data loader is empty the handler attaches nothing and logs that training runs without validation.
 
     Args:
         interval: validate every ``interval`` epochs (or iterations when ``epoch_level=False``).
@@ -45,6 +49,9 @@ class ValidationHandler(_MonaiValidationHandler):
         self.final = final
 
     def attach(self, engine: Engine) -> None:
+        if self._validation_data_is_empty():
+            logger.info("the validation data is empty: training runs without validation")
+            return
         if not (self.epoch_level and self.final):
             super().attach(engine)
             return
@@ -56,3 +63,10 @@ class ValidationHandler(_MonaiValidationHandler):
         engine.add_event_handler(Events.EPOCH_COMPLETED(event_filter=due), self)
         if self.exec_at_start:
             engine.add_event_handler(Events.STARTED, self)
+
+    def _validation_data_is_empty(self) -> bool:
+        loader = getattr(self.validator, "data_loader", None)
+        try:
+            return loader is not None and len(loader) == 0
+        except TypeError:  # an iterable without a length: assume it has data
+            return False

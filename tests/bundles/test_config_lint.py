@@ -17,10 +17,10 @@ BUNDLES = REPO / "bundles"
 # The target of issue 19 is <= 20 `$` expressions, no lambda, and no expression longer
 # than 100 characters. Ceilings only go down: lower a number here when a config gets simpler, never raise one.
 TRAIN_CEILINGS = {
-    "ds2f": {"dollar": 19, "lambdas": 0, "longest": 84},
-    "sai_diagnosis": {"dollar": 21, "lambdas": 0, "longest": 88},
-    "saliency_sr": {"dollar": 32, "lambdas": 0, "longest": 84},
-    "ss_maf": {"dollar": 18, "lambdas": 0, "longest": 93},
+    "ds2f": {"dollar": 18, "lambdas": 0, "longest": 84},
+    "sai_diagnosis": {"dollar": 20, "lambdas": 0, "longest": 88},
+    "saliency_sr": {"dollar": 30, "lambdas": 0, "longest": 84},
+    "ss_maf": {"dollar": 17, "lambdas": 0, "longest": 93},
 }
 
 
