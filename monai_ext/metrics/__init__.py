@@ -44,6 +44,7 @@ from .segmentation import (
     average_precision,
     counts_from_confusion_matrix,
     label_confusion_matrix,
+    mean_image_pr_auc,
     per_image_mean_scores,
     pooled_scores,
     pr_auc,

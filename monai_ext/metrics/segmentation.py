@@ -39,7 +39,7 @@ positive scores 0, like MONAI's ``DiceMetric(ignore_empty=False)``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import torch
 import torch.distributed as dist
@@ -57,6 +57,7 @@ __all__ = [
     "reduce_classes",
     "pooled_scores",
     "per_image_mean_scores",
+    "mean_image_pr_auc",
     "precision_recall_curve",
     "pr_histogram",
     "precision_recall_curve_from_histogram",
@@ -526,6 +527,39 @@ def pr_auc(
     else:
         precision, recall, _ = precision_recall_curve_from_histogram(pr_histogram(scores, target, num_bins, mask))
     return curve_area(precision, recall, "trapezoid")
+
+
+def mean_image_pr_auc(
+    outputs: Sequence[Mapping[str, torch.Tensor]],
+    num_bins: int | None = None,
+    pred_key: str = "pred",
+    label_key: str = "label",
+    foreground: int = 1,
+) -> float:
+    """Mean over images of each image's :func:`pr_auc`, from an engine's decollated output (one dict per image).
+
+    The per-image PR-AUC of the SS-MAF evaluation (``ignite.metrics.Average`` with this as its output transform,
+    ``_mode_: callable`` in ``evaluate.json``); the pooled PR-AUC is :class:`PooledPRAUCMetric`.
+
+    Args:
+        outputs: dicts with the logits (C, *spatial) under ``pred_key`` and the binary mask under ``label_key``.
+        num_bins: None for the exact curve, else the histogram approximation.
+        pred_key: key of the logits (softmax over the channel dimension gives the probabilities).
+        label_key: key of the target mask.
+        foreground: the channel scored.
+
+    Returns:
+        the mean PR-AUC of the images.
+
+    Raises:
+        ValueError: for an empty output.
+    """
+    if len(outputs) == 0:
+        raise ValueError("mean_image_pr_auc: no image in the output.")
+    areas = [
+        float(pr_auc(torch.softmax(o[pred_key].float(), 0)[foreground], o[label_key], num_bins)) for o in outputs
+    ]
+    return sum(areas) / len(areas)
 
 
 def average_precision(
