@@ -302,6 +302,7 @@ def ensure_valid_dataset(*datalists: Iterable[dict], name: str = "dataset", **kw
     logger.info(f"{name}: {report.num_entries} entries checked, no problem found")
     return report
 
+
 def check_datalists(
     datalists: Sequence[Iterable[dict]], name: str = "dataset", enabled: bool = True, **kwargs: Any
 ) -> ValidationReport | None:

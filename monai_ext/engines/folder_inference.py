@@ -3,9 +3,9 @@
 
 :class:`FolderInference` (an ignite engine, the ``evaluator`` of every bundle's ``inference.json``) takes the pieces
 an ``inference.json`` already defines for MONAI Label (``network``, ``preprocessing``, ``inferer``,
-``postprocessing``) and runs them image by image; :func:`run_folder_inference` does the same in one call. A file that cannot
-be read, preprocessed, inferred or written is recorded (file, stage, error message) and the run goes on; at the end
-``failures.json`` and ``failures.csv`` are written to the output folder and a summary is printed. The call raises
+``postprocessing``) and runs them image by image; :func:`run_folder_inference` does the same in one call. A file that
+cannot be read, preprocessed, inferred or written is recorded (file, stage, error message) and the run goes on; at the
+end ``failures.json`` and ``failures.csv`` are written to the output folder and a summary is printed. The call raises
 :class:`FolderInferenceError` (so ``python -m monai.bundle run`` exits with a non-zero status) only with
 ``fail_on_error=True``. In ``inference.json``::
 
@@ -307,6 +307,7 @@ class FolderInference(Engine):
                             source=os.fspath(self.checkpoint))
         self.report = FolderInferenceReport()
         self._used_names = set()
+        self._input_device = self.device if self.device is not None else _model_device(self.network)
         was_training = self.network.training
         self.network.eval()
         try:
@@ -325,14 +326,13 @@ class FolderInference(Engine):
 
     def _infer_one(self, engine: Engine, path: str) -> str | None:
         """One image; returns the output path, or None when the image failed (recorded in the report)."""
-        device = self.device if self.device is not None else _model_device(self.network)
         stage = "preprocessing"
         try:
             data = self.preprocessing({self.image_key: path})
             if not isinstance(data, Mapping):
                 raise TypeError(f"preprocessing returned {type(data).__name__}, expected one data dict")
             stage = "inference"
-            image = torch.as_tensor(data[self.image_key]).unsqueeze(0).to(device)
+            image = torch.as_tensor(data[self.image_key]).unsqueeze(0).to(self._input_device)
             with torch.no_grad():
                 pred = self.inferer(image, self.network) if self.inferer is not None else self.network(image)
                 data = dict(data)

@@ -46,6 +46,8 @@ class RecursiveL1Loss(_Loss):
             steps = [output["sr"]]
         for sr in steps:
             if sr.shape != target.shape:
-                raise ValueError(f"RecursiveL1Loss: SR shape {tuple(sr.shape)} differs from target {tuple(target.shape)}")
+                raise ValueError(
+                    f"RecursiveL1Loss: SR shape {tuple(sr.shape)} differs from target {tuple(target.shape)}"
+                )
         errors = torch.stack([F.l1_loss(sr, target, reduction="none") for sr in steps]).mean(dim=0)
         return reduce_loss(errors, self.reduction)

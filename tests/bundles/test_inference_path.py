@@ -1,5 +1,5 @@
 # Copyright (c) 2026 The monai_ext authors. Licensed under the Apache License, Version 2.0.
-"""One inference path per bundle: ``run`` runs the zoo-style ``evaluator``, a FolderInference engine with ``handlers``."""
+"""One inference path per bundle: ``run`` runs the zoo-style ``evaluator``, a FolderInference engine with handlers."""
 
 from __future__ import annotations
 

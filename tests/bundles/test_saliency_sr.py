@@ -172,7 +172,8 @@ def test_training_leaves_generator_and_discriminator_checkpoints(trained_root):
     # stage-1 validation has its own evaluator and TensorBoard folder: its curves do not overlap stage 2's
     assert glob.glob(str(trained_root / "eval" / "pretrain" / "events.out.tfevents.*"))
     # downstream segmentation network trained on HR images, best validation Dice
-    BaselineUNet(spatial_dims=2, in_channels=3, out_channels=2, base_channels=4).load_state_dict(_load(models / "seg_model.pt"))
+    segmenter = BaselineUNet(spatial_dims=2, in_channels=3, out_channels=2, base_channels=4)
+    segmenter.load_state_dict(_load(models / "seg_model.pt"))
 
 
 def test_stage2_resumes_from_stage1_checkpoint_and_updates_both_networks(tmp_path):

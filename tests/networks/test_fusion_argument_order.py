@@ -18,7 +18,8 @@ def test_spatial_dims_first_and_old_positional_calls_fail_with_the_new_order(mod
     shapes = [o.shape for o in out] if isinstance(out, tuple) else [out.shape]
     assert shapes[-1] == seg.shape
     # the former order put channel counts first: (64, 64, 32) now reads spatial_dims=64
-    with pytest.raises(ValueError, match=rf"{module.__name__}: spatial_dims must be 1, 2 or 3, got 64; it is the first"):
+    message = rf"{module.__name__}: spatial_dims must be 1, 2 or 3, got 64; it is the first"
+    with pytest.raises(ValueError, match=message):
         module(64, 64, 32)
     with pytest.raises(TypeError, match="seg_channels"):
         module(3, 2)
