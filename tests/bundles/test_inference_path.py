@@ -83,7 +83,8 @@ def test_tracking_mlflow_records_the_inference_run(tmp_path):
     workflow.initialize()
     workflow.run()
     workflow.finalize()
-    mlflow.set_tracking_uri(uri)
-    runs = mlflow.search_runs(search_all_experiments=True)
-    assert list(runs["status"]) == ["FINISHED"]
-    assert runs["params.epoch_length"].tolist() == ["2"]  # the two sample images of bundles/saliency_sr/sample_lr
+    # a client of this store only: mlflow.set_tracking_uri would leave the store global for later tests
+    client = mlflow.MlflowClient(tracking_uri=uri)
+    runs = client.search_runs([e.experiment_id for e in client.search_experiments()])
+    assert [run.info.status for run in runs] == ["FINISHED"]
+    assert [run.data.params["epoch_length"] for run in runs] == ["2"]  # the two images of bundles/saliency_sr/sample_lr
