@@ -9,6 +9,7 @@ from .histology import (
 )
 from .errors import DataError, DatasetLayoutError
 from .embedded import EMBEDDED_DATASETS, embedded_dataset_dir
+from .inference_inputs import image_datalist, inference_images
 from .readers import (
     CheckPairSized, LoadFundusImaged, LoadMaskd, decode_image, load_fundus_image, load_mask, read_image_size,
 )

@@ -22,6 +22,7 @@ from .folder_inference import (
     FolderInference, FolderInferenceError, FolderInferenceReport, InferenceFailure, PNGPredictionWriter,
     list_image_files, run_folder_inference,
 )
+from .classification_csv import probability_csv_header, write_probability_csv_header
 from .writers import SegmentationPNGWriter
 from .distributed import (
     RANK0_ONLY_HANDLERS, destroy_distributed, distributed_sampler, distributed_seed, get_rank, get_world_size,

@@ -11,7 +11,9 @@ Handlers depend on ``monai_ext.utils`` and ``monai_ext.metrics``, never on ``mon
 
 from __future__ import annotations
 
-from .checkpoint import AtomicCheckpointSaver, AtomicDiskSaver, InitialWeightsLoader, SafeCheckpointLoader
+from .checkpoint import (
+    AtomicCheckpointSaver, AtomicDiskSaver, InitialWeightsLoader, SafeCheckpointLoader, StageCheckpointSaver,
+)
 from .evaluation_report import EvaluationReportHandler
 from .event_filters import EveryNEvents
 from .loss_terms import LossTermsHandler
@@ -37,6 +39,7 @@ __all__ = [
     "PooledSegmentationHandler",
     "ResumeFromCheckpoint",
     "SafeCheckpointLoader",
+    "StageCheckpointSaver",
     "TrainingSummaryHandler",
     "ValidationHandler",
     "batch_names",

@@ -12,6 +12,8 @@
   Here every file is written by :class:`AtomicDiskSaver` through
   :func:`~monai_ext.utils.checkpoint_io.atomic_torch_save` (temporary file, fsync, rename), so a reader sees either
   the old complete file or the new complete file.
+* :class:`StageCheckpointSaver` is an :class:`AtomicCheckpointSaver` whose file names carry a training stage and an
+  upscale factor (``checkpoint_gan_x4_final.pt``).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from ignite.handlers.checkpoint import BaseSaveHandler
 from monai.handlers import CheckpointLoader, CheckpointSaver
 
 from ..utils.checkpoint_io import atomic_torch_save, restore_objects, safe_load_checkpoint
+from ..utils.run_paths import stage_checkpoint_path, stage_file_prefix
 
 __all__ = ["SafeCheckpointLoader", "InitialWeightsLoader", "AtomicDiskSaver", "AtomicCheckpointSaver"]
 
@@ -145,11 +148,17 @@ class AtomicCheckpointSaver(CheckpointSaver):
     Args:
         engine_key: when set (e.g. ``"trainer"``), the engine this handler is attached to is added to ``save_dict``
             under that key, so a bundle config can save the trainer state without referring to the trainer from
-            its own handler list (which would be a circular reference).
+            its own handler list (which would be a circular reference). ``save_dict`` is copied first, so a dict
+            shared with other handlers of the config (a ``checkpoint_objects`` id) is left as it is.
         args, kwargs: passed to ``monai.handlers.CheckpointSaver``.
     """
 
     def __init__(self, *args: Any, engine_key: str | None = None, **kwargs: Any) -> None:
+        # a copy: the engine is added to it under engine_key, and a config may share one dict between handlers
+        if "save_dict" in kwargs:
+            kwargs["save_dict"] = dict(kwargs["save_dict"])
+        elif len(args) > 1:
+            args = (args[0], dict(args[1]), *args[2:])
         super().__init__(*args, **kwargs)
         self.engine_key = engine_key
         for checkpoint in (self._final_checkpoint, self._key_metric_checkpoint, self._interval_checkpoint):
@@ -165,3 +174,35 @@ class AtomicCheckpointSaver(CheckpointSaver):
         if self.engine_key is not None:
             self.save_dict[self.engine_key] = engine  # the ignite Checkpoint objects share this dict
         super().attach(engine)
+
+
+class StageCheckpointSaver(AtomicCheckpointSaver):
+    """The checkpoints of one stage of a multi-stage training, named by the stage and the upscale factor.
+
+    Every epoch ``<stage>_x<factor>_epoch=E.pt`` (the last one kept, for resuming) and at the end
+    ``checkpoint_<stage>_x<factor>_final.pt`` (:func:`~monai_ext.utils.run_paths.stage_checkpoint_path`, the file the
+    next stage and the evaluation read). Two stages, or two factors, can then share one checkpoint folder. Usable in
+    a bundle config as ``{"_target_": "monai_ext.handlers.StageCheckpointSaver", "save_dir": "@ckpt_dir",
+    "save_dict": {...}, "stage": "mse", "scale_factor": "@scale_factor", "engine_key": "pretrain_trainer"}``.
+
+    Args:
+        save_dir: the checkpoint folder.
+        save_dict: the objects to save (``{"model": ..., "optimizer": ...}``).
+        stage: the stage name in the file names (``"mse"``, ``"gan"``).
+        scale_factor: the upscale factor in the file names.
+        save_interval: epochs between two interval checkpoints.
+        n_saved: how many interval checkpoints are kept.
+        kwargs: further arguments of :class:`AtomicCheckpointSaver` (``engine_key``, ``epoch_level``, ...).
+    """
+
+    def __init__(
+        self, save_dir: str, save_dict: dict, stage: str, scale_factor: int, save_interval: int = 1,
+        n_saved: int = 1, **kwargs: Any,
+    ) -> None:
+        final_path = stage_checkpoint_path(save_dir, stage, scale_factor)
+        super().__init__(
+            save_dir, save_dict, save_final=True, final_filename=os.path.basename(final_path),
+            save_interval=save_interval, n_saved=n_saved, file_prefix=stage_file_prefix(stage, scale_factor),
+            **kwargs,
+        )
+        self.final_path = final_path

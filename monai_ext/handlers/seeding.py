@@ -48,10 +48,12 @@ class EpochSeedHandler:
         seed: the run's seed.
         data_loader: the loader to reseed; default the engine's ``data_loader`` (MONAI workflows) or
             ``engine.state.dataloader``.
+        offset: added to ``seed``. A second training stage that reuses the first stage's loader (saliency_sr's GAN
+            stage after its MSE pretraining) passes 1, so that its epochs do not repeat the first stage's draws.
     """
 
-    def __init__(self, seed: int, data_loader: Any | None = None) -> None:
-        self.seed = int(seed)
+    def __init__(self, seed: int, data_loader: Any | None = None, offset: int = 0) -> None:
+        self.seed = int(seed) + int(offset)
         self.data_loader = data_loader
 
     def attach(self, engine: Engine) -> None:

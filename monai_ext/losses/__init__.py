@@ -10,6 +10,7 @@ from .saliency import LocalSaliencyLoss, SaliencyWeightedMSELoss
 from .vgg_feature import VGGFeatureLoss
 from .sample_affinity import RankLoss, SampleAffinityConsistencyLoss, SampleAffinityRegularizationLoss
 from .distillation import RecursionDistillationLoss
+from .teacher_distillation import TeacherDistillationLoss
 from .recursive_l1 import RecursiveL1Loss
 from .sai_diagnosis import SAIDiagnosisLoss
 from .gan import SRGanDiscriminatorLoss, SRGanGeneratorLoss

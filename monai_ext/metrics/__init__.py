@@ -26,6 +26,7 @@ from .classification import (
     per_class_sensitivity,
     per_class_specificity,
 )
+from .evaluator_classification import epoch_classification_metrics, write_evaluator_classification_report
 from .reports import (
     overlay_image,
     safe_output_path,

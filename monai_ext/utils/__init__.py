@@ -21,10 +21,12 @@ from .image_files import (
     FOLDER_INFERENCE_SUFFIXES, HISTOLOGY_SUFFIXES, IMAGE_SUFFIXES, NIFTI_SUFFIXES, find_image_files, has_suffix,
 )
 from .errors import format_user_error, install_excepthook, user_error_in_chain
+from .log_messages import log_message
 from .options import RENAMED_IDS, RENAMED_OPTIONS, RenamedOptionError, check_renamed_options
 from .run_paths import (
     WEIGHT_PATTERNS, TrainingOutputError, default_bundle_root, git_tracked_files, optional_weights_file,
-    run_or_shipped_file, running_in_monailabel, shipped_weights, training_ckpt_dir,
+    run_or_shipped_file, running_in_monailabel, shipped_weights, stage_checkpoint_path, stage_checkpoint_paths,
+    stage_file_prefix, training_ckpt_dir,
 )
 
 #: names exported on first access, by the module (in this package) that defines them.

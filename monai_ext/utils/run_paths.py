@@ -20,6 +20,7 @@ import logging
 import os
 import subprocess
 import sys
+from collections.abc import Sequence
 
 __all__ = [
     "TrainingOutputError",
@@ -31,6 +32,9 @@ __all__ = [
     "run_or_shipped_file",
     "optional_weights_file",
     "running_in_monailabel",
+    "stage_file_prefix",
+    "stage_checkpoint_path",
+    "stage_checkpoint_paths",
 ]
 
 logger = logging.getLogger("monai_ext")
@@ -133,6 +137,45 @@ def default_bundle_root(name: str) -> str:
     """
     in_repository = os.path.join("bundles", name)
     return in_repository if os.path.isdir(os.path.join(in_repository, "configs")) else "."
+
+
+def stage_file_prefix(stage: str, scale_factor: int) -> str:
+    """``<stage>_x<scale_factor>`` (e.g. ``mse_x4``): the file prefix of one training stage at one upscale factor.
+
+    Stages of different factors can share a checkpoint folder (``evaluate.json`` of saliency_sr reads several), so
+    the factor is part of every file name a stage writes.
+    """
+    return f"{stage}_x{int(scale_factor)}"
+
+
+def stage_checkpoint_path(ckpt_dir: str | os.PathLike, stage: str, scale_factor: int) -> str:
+    """``<ckpt_dir>/checkpoint_<stage>_x<scale_factor>_final.pt``: the final checkpoint of a training stage.
+
+    :class:`~monai_ext.handlers.StageCheckpointSaver` writes this file; later stages and evaluation configs read it.
+    """
+    return os.path.join(os.fspath(ckpt_dir), f"checkpoint_{stage_file_prefix(stage, scale_factor)}_final.pt")
+
+
+def stage_checkpoint_paths(
+    ckpt_dir: str | os.PathLike,
+    stage: str,
+    scale_factors: Sequence[int],
+    shipped_factor: int | None = None,
+    shipped_path: str | os.PathLike | None = None,
+) -> dict[int, str]:
+    """``{factor: stage_checkpoint_path(ckpt_dir, stage, factor)}`` for each of ``scale_factors``.
+
+    Args:
+        ckpt_dir: the folder of the training run.
+        stage: the stage whose final checkpoints are wanted (``"gan"``, ``"mse"``).
+        scale_factors: the upscale factors.
+        shipped_factor: the factor of a shipped model that replaces the run's file for that factor.
+        shipped_path: that shipped model; used only when ``shipped_factor`` is one of ``scale_factors``.
+    """
+    paths = {int(factor): stage_checkpoint_path(ckpt_dir, stage, factor) for factor in scale_factors}
+    if shipped_path is not None and shipped_factor is not None and int(shipped_factor) in paths:
+        paths[int(shipped_factor)] = os.fspath(shipped_path)
+    return paths
 
 
 def training_ckpt_dir(

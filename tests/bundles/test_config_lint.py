@@ -19,9 +19,16 @@ BUNDLES = REPO / "bundles"
 TRAIN_CEILINGS = {
     "ds2f": {"dollar": 18, "lambdas": 0, "longest": 84},
     "sai_diagnosis": {"dollar": 20, "lambdas": 0, "longest": 88},
-    "saliency_sr": {"dollar": 30, "lambdas": 0, "longest": 84},
+    "saliency_sr": {"dollar": 20, "lambdas": 0, "longest": 84},
     "ss_maf": {"dollar": 17, "lambdas": 0, "longest": 93},
 }
+
+#: blocks of >= 10 lines repeated across bundles (the same ratchet: lower it when a block goes, never raise it). The
+#: ones left are the model zoo's per-bundle shape (trainer, evaluator, transform lists) that the two segmentation
+#: bundles share; handlers and logging pieces are written once per config and referred to.
+DUPLICATED_BLOCKS_CEILING = 16
+#: every config of every bundle, not only train.json
+LONGEST_EXPRESSION_CEILING = 100
 
 
 def _write(path: Path, config) -> Path:
@@ -151,3 +158,17 @@ def test_bundles_share_the_evaluation_id_and_the_checkpoint_loader():
     for config in sorted(BUNDLES.glob("*/configs/**/*.json")):
         loaders = [t for t in _targets(json.loads(config.read_text()), []) if t.endswith("CheckpointLoader")]
         assert all(t == "monai_ext.handlers.SafeCheckpointLoader" for t in loaders), (config, loaders)
+
+
+def test_duplicated_blocks_ratchet():
+    report = lint.lint_bundles(BUNDLES)
+    listed = [f"{d.lines} lines in {', '.join(d.bundles)}" for d in report.duplicates]
+    assert len(report.duplicates) <= DUPLICATED_BLOCKS_CEILING, listed
+
+
+def test_no_lambda_and_no_long_expression_in_any_config():
+    report = lint.lint_bundles(BUNDLES)
+    lambdas = {s.path: s.lambdas for s in report.configs if s.lambdas}
+    long = {s.path: (s.longest_id, s.longest) for s in report.configs if s.longest > LONGEST_EXPRESSION_CEILING}
+    assert not lambdas, f"configs with a lambda (write a named function instead): {lambdas}"
+    assert not long, f"expressions over {LONGEST_EXPRESSION_CEILING} characters: {long}"

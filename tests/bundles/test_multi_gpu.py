@@ -29,6 +29,7 @@ from monai.handlers import CheckpointSaver, LrScheduleHandler, StatsHandler, Ten
 from PIL import Image
 
 from monai_ext.engines import distributed as mdist
+from monai_ext.utils import stage_checkpoint_path
 
 REPO = Path(__file__).resolve().parents[2]
 BUNDLES = REPO / "bundles"
@@ -335,7 +336,10 @@ def test_multi_gpu_config_structure(name):
                 if isinstance(metric, dict) and str(metric.get("_target_", "")).endswith("PooledPRAUCHandler"):
                     assert metric.get("num_bins") is not None, f"{section}#{group}#{metric_name} needs num_bins"
     for net in networks:
-        assert merged[net]["_target_"] == "torch.nn.parallel.DistributedDataParallel", f"{net} is not wrapped in DDP"
+        placed = merged[net]
+        assert placed["_target_"] == "monai_ext.utils.place_network" and placed.get("distributed") is True, (
+            f"{net} is not wrapped in DDP"
+        )
     # every run list (`run`, stage lists) is train.json's, stage for stage (run_training_stage attaches a checkpoint
     # saver only where it exists, i.e. on rank 0), with optional barriers between stages
     for key, theirs_list in train.items():
@@ -454,9 +458,12 @@ def test_two_process_cpu_training(name, tmp_path):
     with pytest.MonkeyPatch.context() as mp:  # resolve the final checkpoint's name as rank 0 does
         mp.setenv("RANK", "0")
         parser = _merged(name, [str(extra)])
-        final = Path(parser.get_parsed_content("ckpt_dir")) / parser.get_parsed_content(
-            "train#checkpoint_saver#final_filename"
-        )
+        ckpt_dir = parser.get_parsed_content("ckpt_dir")
+        if "final_filename" in parser["train"]["checkpoint_saver"]:
+            final = Path(ckpt_dir) / parser.get_parsed_content("train#checkpoint_saver#final_filename")
+        else:  # StageCheckpointSaver (saliency_sr): named by stage and factor
+            stage = parser["train"]["checkpoint_saver"]["stage"]
+            final = Path(stage_checkpoint_path(ckpt_dir, stage, parser.get_parsed_content("scale_factor")))
         net = parser.get_parsed_content("network_def")
     assert final.is_file() and final.parent == rank0 / "models", final
     state = torch.load(final, map_location="cpu", weights_only=True)["model"]

@@ -388,9 +388,8 @@ def test_reliability_and_speed_switch_ids_follow_the_common_pattern():
     assert train_handlers["monai_ext.handlers.ResumeFromCheckpoint"]["enabled"] == "@resume"
     assert train_handlers["monai_ext.handlers.EpochSeedHandler"]["seed"] == "@seed"
     assert train_handlers["monai_ext.handlers.NonFiniteLossHandler"]["save_dir"] == "@ckpt_dir"
-    assert train_handlers["StatsHandler"]["iteration_log"] == {
-        "_target_": "monai_ext.handlers.EveryNEvents", "interval": "@log_interval"
-    }
+    assert train_handlers["StatsHandler"]["iteration_log"] == "@train#log_every"
+    assert parser["train"]["log_every"] == {"_target_": "monai_ext.handlers.EveryNEvents", "interval": "@log_interval"}
     saver = parser["train"]["checkpoint_saver"]
     assert saver["_target_"] == "monai_ext.handlers.AtomicCheckpointSaver" and saver["engine_key"] == "trainer"
     assert (saver["save_final"], saver["n_saved"]) == (True, 1)

@@ -55,3 +55,13 @@ def test_no_saver_and_disabled_stage_from_a_config():
     assert order == []
     assert parser.get_parsed_content("run#1").epoch == 1
     assert order == ["validate 1"]
+
+
+def test_a_stage_of_zero_epochs_is_skipped_and_saves_nothing():
+    order: list[str] = []
+    trainer = _trainer(order, max_epochs=0)
+    trainer.run = lambda: order.append("ran")
+    saver = _RecordingSaver(order)
+    saver.attach = lambda engine: order.append("attached")
+    state = run_training_stage(trainer, saver)
+    assert order == [] and state is trainer.state and state.epoch == 0

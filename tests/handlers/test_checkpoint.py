@@ -168,3 +168,23 @@ def test_atomic_checkpoint_saver_keeps_last_n_and_best(tmp_path):
     last = safe_load_checkpoint(tmp_path / "checkpoint_epoch=5.pt")
     assert _same_state(last["model"], snapshots[5])
     assert last["trainer"]["iteration"] == 5 * 2 and last["trainer"]["epoch_length"] == 2
+
+
+def test_stage_checkpoint_saver_names_files_by_stage_and_factor(tmp_path):
+    from monai_ext.handlers import StageCheckpointSaver
+    from monai_ext.utils import stage_checkpoint_path
+
+    net = _net()
+    trainer = _trainer(net, 3, [])
+    for stage, factor in (("mse", 4), ("gan", 8)):
+        saver = StageCheckpointSaver(str(tmp_path), {"model": net}, stage=stage, scale_factor=factor, engine_key="t")
+        assert saver.final_path == stage_checkpoint_path(tmp_path, stage, factor)
+        saver.attach(trainer)
+    trainer.run()
+    # two stages share one folder: each keeps its last epoch checkpoint (for resuming) and its final checkpoint
+    assert sorted(os.listdir(tmp_path)) == [
+        "checkpoint_gan_x8_final.pt", "checkpoint_mse_x4_final.pt", "gan_x8_checkpoint_epoch=3.pt",
+        "mse_x4_checkpoint_epoch=3.pt",
+    ]
+    final = safe_load_checkpoint(tmp_path / "checkpoint_mse_x4_final.pt")
+    assert _same_state(final["model"], net.state_dict()) and final["t"]["iteration"] == 3 * 2

@@ -80,3 +80,23 @@ def test_epoch_seed_handler_uses_the_process_rank(monkeypatch):
         torch.manual_seed(epoch_seed(7, 3, rank))
         assert _draws() == draws[rank]
     assert draws[0] != draws[1]
+
+
+def test_offset_shifts_the_seed_of_a_second_stage():
+    """``offset=1`` seeds each epoch like ``seed + 1`` would: a second stage does not repeat the first one's draws."""
+
+    class _State:
+        epoch = 3
+
+    class _Engine:
+        state = _State()
+        data_loader = None
+
+    draws = {}
+    for name, handler in {
+        "offset": EpochSeedHandler(5, offset=1), "plus_one": EpochSeedHandler(6), "plain": EpochSeedHandler(5),
+    }.items():
+        handler(_Engine())
+        draws[name] = torch.rand(3)
+    assert torch.equal(draws["offset"], draws["plus_one"])
+    assert not torch.equal(draws["offset"], draws["plain"])

@@ -47,3 +47,20 @@ def test_same_result_as_the_config_expression_it_replaces():
     assert net.weight.is_contiguous(memory_format=torch.channels_last)
     x = torch.randn(2, 1, 9, 7)
     torch.testing.assert_close(net(x), torch.nn.functional.conv2d(x, net.weight, net.bias))
+
+
+def test_distributed_wraps_in_ddp_on_cpu(tmp_path):
+    """``distributed=True`` (multi_gpu_train.json) wraps the placed network; on the CPU without ``device_ids``."""
+    import torch.distributed as dist
+
+    dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'rendezvous'}", rank=0, world_size=1)
+    try:
+        inner = _net()
+        net = place_network(inner, "cpu", channels_last=True, distributed=True, find_unused_parameters=True)
+        assert isinstance(net, nn.parallel.DistributedDataParallel)
+        assert net.module is inner and net.device_ids is None and net.find_unused_parameters
+        assert inner[0].weight.is_contiguous(memory_format=torch.channels_last)
+        x = torch.randn(2, 3, 8, 8)
+        torch.testing.assert_close(net(x), inner(x))
+    finally:
+        dist.destroy_process_group()
