@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from monai_ext.data.layouts import build_datalist
-from monai_ext.utils.image_files import FOLDER_INFERENCE_SUFFIXES, find_image_files
+from monai_ext.utils.image_files import FOLDER_INFERENCE_SUFFIXES, list_image_paths
 
 __all__ = ["inference_images", "image_datalist"]
 
@@ -57,10 +57,7 @@ def image_datalist(
         ValueError: ``images`` names no existing folder and ``missing_ok`` is false.
     """
     if isinstance(images, (str, os.PathLike)):
-        folder = os.fspath(images)
-        if not os.path.isdir(folder):
-            if missing_ok:
-                return []
-            raise ValueError(f"input folder {folder!r} does not exist or is not a folder")
-        return [{image_key: os.path.join(folder, path.name)} for path in find_image_files(folder, suffixes)]
+        if missing_ok and not os.path.isdir(images):
+            return []
+        return [{image_key: path} for path in list_image_paths(images, suffixes)]
     return [{image_key: os.fspath(path)} for path in images]

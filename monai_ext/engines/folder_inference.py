@@ -36,7 +36,7 @@ from monai.transforms import Transform
 from PIL import Image
 
 from ..utils.checkpoint_io import restore_objects, safe_load_checkpoint
-from ..utils.image_files import FOLDER_INFERENCE_SUFFIXES, find_image_files
+from ..utils.image_files import FOLDER_INFERENCE_SUFFIXES, list_image_paths
 from ..utils.paths import output_name_from_path, safe_output_path
 
 __all__ = [
@@ -160,19 +160,8 @@ class PNGPredictionWriter:
         return path
 
 
-def list_image_files(folder: str | os.PathLike, suffixes: Sequence[str] = DEFAULT_IMAGE_SUFFIXES) -> list[str]:
-    """Sorted image files directly inside ``folder`` (hidden files skipped), as ``os.path.join(folder, name)``.
-
-    The listing is :func:`monai_ext.utils.image_files.find_image_files`; the bundles' ``inference.json`` call this
-    form.
-
-    Raises:
-        ValueError: the folder does not exist.
-    """
-    folder = os.fspath(folder)
-    if not os.path.isdir(folder):
-        raise ValueError(f"input folder {folder!r} does not exist or is not a folder")
-    return [os.path.join(folder, path.name) for path in find_image_files(folder, suffixes)]
+#: the listing of an input folder: :func:`monai_ext.utils.image_files.list_image_paths`.
+list_image_files = list_image_paths
 
 
 def _input_files(image_paths: Any, image_key: str) -> list[str]:
@@ -356,24 +345,10 @@ class FolderInference(Engine):
             return None
 
 
-def run_folder_inference(
-    network: torch.nn.Module,
-    preprocessing: Callable[[dict], Any],
-    postprocessing: Callable[[dict], Any] | None,
-    inferer: Callable[..., Any] | None,
-    image_paths: str | os.PathLike | Sequence[str | os.PathLike | Mapping[str, Any]],
-    output_dir: str | os.PathLike,
-    writer: Callable[..., Any] | bool | None = None,
-    device: str | torch.device | None = None,
-    fail_on_error: bool = False,
-    checkpoint: str | os.PathLike | None = None,
-    image_key: str = "image",
-    pred_key: str = "pred",
-    verbose: bool = True,
-) -> FolderInferenceReport:
+def run_folder_inference(*args: Any, **kwargs: Any) -> FolderInferenceReport:
     """Run a bundle's network on every image, write the good results and report the failures.
 
-    ``FolderInference(...).run()`` in one call; the arguments are those of :class:`FolderInference` (no handlers).
+    ``FolderInference(*args, **kwargs).run()`` in one call; the arguments are those of :class:`FolderInference`.
 
     Returns:
         The :class:`FolderInferenceReport`.
@@ -382,11 +357,7 @@ def run_folder_inference(
         FolderInferenceError: only with ``fail_on_error=True`` and at least one failure.
         ValueError: the input folder (or single file) does not exist, or there is no image to process.
     """
-    engine = FolderInference(
-        network, preprocessing, postprocessing, inferer, image_paths, output_dir, writer=writer, device=device,
-        fail_on_error=fail_on_error, checkpoint=checkpoint, image_key=image_key, pred_key=pred_key, verbose=verbose,
-    )
-    return engine.run()
+    return FolderInference(*args, **kwargs).run()
 
 
 def _describe(image_paths: Any) -> str:

@@ -19,6 +19,7 @@ from .paths import (
 )
 from .image_files import (
     FOLDER_INFERENCE_SUFFIXES, HISTOLOGY_SUFFIXES, IMAGE_SUFFIXES, NIFTI_SUFFIXES, find_image_files, has_suffix,
+    list_image_paths,
 )
 from .errors import format_user_error, install_excepthook, user_error_in_chain
 from .log_messages import log_message

@@ -10,9 +10,10 @@ The suffix tables of the package live here; the modules that used to define them
 * :data:`HISTOLOGY_SUFFIXES` (``monai_ext.data.IMAGE_EXTENSIONS``): what the histology / capsule-endoscopy
   class-folder builders take.
 
-:func:`find_image_files` does the listing for ``monai_ext.engines.list_image_files`` (paths as ``str``, for the
-bundle configs), ``monai_ext.data.layouts.list_image_files`` (``Path`` objects, layout errors) and the histology
-builders (recursive).
+:func:`find_image_files` does the listing for :func:`list_image_paths` (paths as ``str``: folder inference's
+``monai_ext.engines.list_image_files`` and ``monai_ext.data.image_datalist`` of the bundle configs),
+``monai_ext.data.layouts.list_image_files`` (``Path`` objects, layout errors) and the histology builders
+(recursive).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from typing import Any
 
 __all__ = [
     "IMAGE_SUFFIXES", "NIFTI_SUFFIXES", "FOLDER_INFERENCE_SUFFIXES", "HISTOLOGY_SUFFIXES", "has_suffix",
-    "find_image_files",
+    "find_image_files", "list_image_paths",
 ]
 
 #: raster formats (lower case) the fundus readers open with PIL; the dataset layouts treat these as images or masks.
@@ -88,3 +89,18 @@ def find_image_files(
     if sort_key is None:
         return sorted(files, key=lambda path: path.relative_to(root).as_posix())
     return sorted(files, key=sort_key)
+
+
+def list_image_paths(folder: str | os.PathLike, suffixes: Sequence[str] = FOLDER_INFERENCE_SUFFIXES) -> list[str]:
+    """Sorted image files directly inside ``folder`` (hidden files skipped), as ``os.path.join(folder, name)``.
+
+    The input listing of folder inference (``monai_ext.engines.list_image_files``) and of the ``inference.json``
+    data lists (``monai_ext.data.image_datalist``).
+
+    Raises:
+        ValueError: the folder does not exist.
+    """
+    folder = os.fspath(folder)
+    if not os.path.isdir(folder):
+        raise ValueError(f"input folder {folder!r} does not exist or is not a folder")
+    return [os.path.join(folder, path.name) for path in find_image_files(folder, suffixes)]

@@ -83,6 +83,9 @@ def test_engines_list_image_files_returns_joined_strings(folder):
     listed = monai_ext.engines.list_image_files(str(folder) + os.sep)
     assert listed == [os.path.join(str(folder) + os.sep, n) for n in ("a.jpg", "b10.png", "b2.PNG", "vol.nii.gz")]
     assert monai_ext.engines.list_image_files is monai_ext.engines.folder_inference.list_image_files
+    # one listing for folder inference and the inference.json data lists
+    assert monai_ext.engines.list_image_files is monai_ext.utils.list_image_paths
+    assert [d["image"] for d in monai_ext.data.image_datalist(folder)] == monai_ext.utils.list_image_paths(folder)
     assert monai_ext.engines.list_image_files(folder, (".pbm",)) == [os.path.join(str(folder), "x.pbm")]
     with pytest.raises(ValueError, match="does not exist"):
         monai_ext.engines.list_image_files(folder / "missing")
