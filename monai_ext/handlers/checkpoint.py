@@ -179,7 +179,7 @@ class AtomicCheckpointSaver(CheckpointSaver):
 class StageCheckpointSaver(AtomicCheckpointSaver):
     """The checkpoints of one stage of a multi-stage training, named by the stage and the upscale factor.
 
-    Every epoch ``<stage>_x<factor>_epoch=E.pt`` (the last one kept, for resuming) and at the end
+    Every epoch ``<stage>_x<factor>_checkpoint_epoch=E.pt`` (the last one kept, for resuming) and at the end
     ``checkpoint_<stage>_x<factor>_final.pt`` (:func:`~monai_ext.utils.run_paths.stage_checkpoint_path`, the file the
     next stage and the evaluation read). Two stages, or two factors, can then share one checkpoint folder. Usable in
     a bundle config as ``{"_target_": "monai_ext.handlers.StageCheckpointSaver", "save_dir": "@ckpt_dir",
